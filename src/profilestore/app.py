@@ -1,0 +1,93 @@
+"""The ASGI application: ``create_app(settings)`` mounts the platform and every domain."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from profilestore import __version__
+from profilestore.domains.profiles import address_api as profiles_address_api
+from profilestore.domains.profiles import api as profiles_api
+from profilestore.platform.access import Access
+from profilestore.platform.auth import build_verifier
+from profilestore.platform.db import Database
+from profilestore.platform.errors import Problem, install_error_handlers
+from profilestore.platform.http import API_PREFIX, RequestPipeline
+from profilestore.platform.observability import configure_logging, health_router
+from profilestore.settings import Settings
+
+DESCRIPTION = """User profiles for app platforms: identity profile, preferences and addresses.
+
+Every `/v1` route needs `Authorization: Bearer <JWT>`; each states who may call it
+(`x-access`). Errors are `application/problem+json` (RFC 9457)."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+    verifier = build_verifier(settings)
+    db = Database(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await verifier.aclose()
+        await db.dispose()
+
+    app = FastAPI(
+        title="profilestore", version=__version__, description=DESCRIPTION, lifespan=lifespan
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.verifier = verifier
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(profiles_api.router)
+    app.include_router(profiles_address_api.router)
+    declare_access_rules(app)
+    app.add_middleware(RequestPipeline, verifier=verifier, max_body_bytes=settings.max_body_bytes)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def route_access(route: APIRoute) -> Access | None:
+    """The access rule a route depends on, if any."""
+    rules = [dep.call for dep in route.dependant.dependencies if isinstance(dep.call, Access)]
+    return rules[0] if len(rules) == 1 else None
+
+
+def declare_access_rules(app: FastAPI) -> None:
+    """Refuse to start if an API route states no access rule; document each rule in OpenAPI."""
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or not route.path.startswith(API_PREFIX):
+            continue
+        rule = route_access(route)
+        if rule is None:
+            raise RuntimeError(f"route {route.path} declares no access rule (deny by default)")
+        route.openapi_extra = {
+            **(route.openapi_extra or {}),
+            "x-access": rule.name,
+            "security": [{"bearerAuth": []}],
+        }
+        route.description = f"{route.description or ''}\n\n**Access:** {rule.description}.".strip()
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        components = schema.setdefault("components", {})
+        components.setdefault("schemas", {})["Problem"] = Problem.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        components["securitySchemes"] = {
+            "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        }
+        app.openapi_schema = schema
+    return app.openapi_schema

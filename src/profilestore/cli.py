@@ -1,0 +1,88 @@
+"""The ``profilestore`` command."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import typer
+
+from profilestore.migrations import runner
+from profilestore.settings import Settings
+
+app = typer.Typer(
+    help="profilestore: user profile service.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    migrate: Annotated[bool, typer.Option(help="Apply migrations before serving.")] = True,
+) -> None:
+    """Serve the API (on the embedded SQLite default unless PROFILESTORE_DATABASE_URL is set)."""
+    import uvicorn
+
+    settings = Settings()
+    if migrate:
+        runner.upgrade(settings.effective_database_url)
+    uvicorn.run(
+        "profilestore.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        proxy_headers=False,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    runner.upgrade(Settings().effective_database_url, revision)
+    typer.echo(f"database at {runner.current(Settings().effective_database_url) or 'base'}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument()] = "-1") -> None:
+    """Revert migrations down to REVISION (default: one step)."""
+    runner.downgrade(Settings().effective_database_url, revision)
+    typer.echo(f"database at {runner.current(Settings().effective_database_url) or 'base'}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's current revision."""
+    typer.echo(runner.current(Settings().effective_database_url) or "base (no migrations applied)")
+
+
+@app.command()
+def token(
+    sub: Annotated[str, typer.Option(help="Subject: the user id (a UUID), or a service name.")],
+    role: Annotated[
+        list[str] | None, typer.Option(help="Role to grant (admin, service); repeatable.")
+    ] = None,
+    ttl: Annotated[int, typer.Option(min=60, max=30 * 86400, help="Lifetime in seconds.")] = 3600,
+) -> None:
+    """Mint a development JWT signed with the configured or development secret."""
+    from profilestore.platform.auth import mint_token
+
+    roles = role or []
+    if not roles:
+        try:
+            uuid.UUID(sub)
+        except ValueError:
+            raise typer.BadParameter(
+                "sub must be a UUID unless a role is given", param_hint="--sub"
+            ) from None
+    typer.echo(mint_token(Settings(), sub, roles, ttl))
+
+
+if __name__ == "__main__":
+    app()

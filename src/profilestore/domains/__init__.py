@@ -1,0 +1,1 @@
+"""Vertical slices, one per domain; each owns its tables, API and events."""

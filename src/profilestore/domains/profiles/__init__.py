@@ -1,0 +1,1 @@
+"""Identity profiles: username, display name, bio, avatar, presence, preferences, addresses."""

@@ -1,0 +1,217 @@
+"""REST routes of the profiles domain: profiles, presence, batch and username look-ups."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from profilestore.domains.profiles import service
+from profilestore.domains.profiles.schemas import (
+    PUBLIC_FIELDS,
+    PresenceWrite,
+    Profile,
+    ProfileList,
+    ProfileWrite,
+    PublicProfile,
+)
+from profilestore.platform.access import OWNER_OR_ADMIN, SIGNED_IN
+from profilestore.platform.auth import Principal
+from profilestore.platform.conditional import (
+    etag,
+    json_response,
+    not_modified,
+    not_modified_response,
+)
+from profilestore.platform.db import read_session, write_session
+from profilestore.platform.errors import FieldError, ProblemError, not_found, problem_responses
+
+router = APIRouter(prefix="/v1", tags=["profiles"])
+
+Reader = Annotated[AsyncSession, Depends(read_session)]
+Writer = Annotated[AsyncSession, Depends(write_session)]
+IfMatch = Annotated[str | None, Header(description="ETag of the version you read; 412 if stale")]
+IfNoneMatch = Annotated[str | None, Header()]
+UserId = Annotated[uuid.UUID, "the profile's user id"]
+MERGE_PATCH = "application/merge-patch+json"
+
+
+def sees_everything(principal: Principal, user_id: uuid.UUID) -> bool:
+    return principal.owns(user_id) or principal.is_admin or principal.is_service
+
+
+def view(profile: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    if sees_everything(principal, profile["user_id"]):
+        return profile
+    return {name: profile[name] for name in PUBLIC_FIELDS}
+
+
+def profile_response(
+    profile: dict[str, Any],
+    principal: Principal,
+    *,
+    status: int = 200,
+    if_none_match: str | None = None,
+) -> Response:
+    full = sees_everything(principal, profile["user_id"])
+    tag = etag(profile["version"], public=not full)
+    if not_modified(if_none_match, tag):
+        return not_modified_response(tag)
+    body = profile if full else {name: profile[name] for name in PUBLIC_FIELDS}
+    return json_response(body, status=status, tag=tag)
+
+
+@router.get(
+    "/me",
+    response_model=Profile,
+    summary="The caller's own profile",
+    responses=problem_responses(401, 404),
+)
+async def get_me(
+    session: Reader,
+    principal: Annotated[Principal, Depends(SIGNED_IN)],
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    if principal.user_id is None:
+        raise not_found("profile")
+    profile = await service.get_profile(session, principal.user_id)
+    if profile is None:
+        raise not_found("profile")
+    return profile_response(profile, principal, if_none_match=if_none_match)
+
+
+@router.get(
+    "/profiles",
+    response_model=ProfileList,
+    summary="Batch read by ids (up to the batch limit, one query) or look-up by username",
+    responses=problem_responses(401, 422),
+)
+async def find_profiles(
+    request: Request,
+    session: Reader,
+    principal: Annotated[Principal, Depends(SIGNED_IN)],
+    ids: Annotated[str | None, Query(description="Comma-separated user ids")] = None,
+    username: Annotated[str | None, Query(max_length=32)] = None,
+) -> Response:
+    if (ids is None) == (username is None):
+        raise _query_error("query", "give exactly one of ids or username")
+    if username is not None:
+        found = await service.find_by_username(session, username)
+        profiles = [found] if found is not None else []
+    else:
+        user_ids = _parse_ids(ids or "", request.app.state.settings.batch_max_ids)
+        profiles = await service.get_profiles(session, user_ids)
+    return json_response({"items": [view(p, principal) for p in profiles]})
+
+
+def _parse_ids(raw: str, limit: int) -> list[uuid.UUID]:
+    parts = [part.strip() for part in raw.split(",") if part.strip()]
+    if not parts:
+        raise _query_error("query.ids", "give at least one id")
+    if len(parts) > limit:
+        raise _query_error("query.ids", f"at most {limit} ids per request")
+    try:
+        return [uuid.UUID(part) for part in parts]
+    except ValueError:
+        raise _query_error("query.ids", "every id must be a UUID") from None
+
+
+def _query_error(field: str, message: str) -> ProblemError:
+    error = FieldError(field=field, message=message, code="value_error")
+    return ProblemError(422, "validation-failed", "The request is not valid.", errors=[error])
+
+
+@router.get(
+    "/profiles/{user_id}",
+    response_model=Profile | PublicProfile,
+    summary="One profile: the whole of it for its owner, admins and services; else the public view",
+    responses={304: {"description": "Not modified"}, **problem_responses(401, 404, 422)},
+)
+async def get_profile(
+    user_id: UserId,
+    session: Reader,
+    principal: Annotated[Principal, Depends(SIGNED_IN)],
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    profile = await service.get_profile(session, user_id)
+    if profile is None:
+        raise not_found("profile")
+    return profile_response(profile, principal, if_none_match=if_none_match)
+
+
+@router.put(
+    "/profiles/{user_id}",
+    response_model=Profile,
+    status_code=200,
+    summary="Create (201) or replace (200) a profile",
+    responses={201: {"model": Profile}, **problem_responses(401, 403, 409, 412, 413, 415, 422)},
+)
+async def put_profile(
+    user_id: UserId,
+    body: ProfileWrite,
+    session: Writer,
+    principal: Annotated[Principal, Depends(OWNER_OR_ADMIN)],
+    if_match: IfMatch = None,
+    if_none_match: Annotated[str | None, Header(description="* makes the PUT create-only")] = None,
+) -> Response:
+    change = await service.put_profile(
+        session, user_id, body, if_match=if_match, if_none_match=if_none_match
+    )
+    await session.commit()
+    return profile_response(change.profile, principal, status=201 if change.created else 200)
+
+
+@router.patch(
+    "/profiles/{user_id}",
+    response_model=Profile,
+    summary="Update a profile with a JSON Merge Patch (RFC 7396)",
+    openapi_extra={"requestBody": {"content": {MERGE_PATCH: {"schema": {"type": "object"}}}}},
+    responses=problem_responses(401, 403, 404, 409, 412, 413, 415, 422),
+)
+async def patch_profile(
+    user_id: UserId,
+    patch: Annotated[dict[str, Any], Body(media_type=MERGE_PATCH)],
+    session: Writer,
+    principal: Annotated[Principal, Depends(OWNER_OR_ADMIN)],
+    if_match: IfMatch = None,
+) -> Response:
+    change = await service.patch_profile(session, user_id, patch, if_match=if_match)
+    await session.commit()
+    return profile_response(change.profile, principal)
+
+
+@router.delete(
+    "/profiles/{user_id}",
+    status_code=204,
+    summary="Delete a profile and everything of it in this domain (idempotent)",
+    responses=problem_responses(401, 403, 412),
+)
+async def delete_profile(
+    user_id: UserId,
+    session: Writer,
+    _: Annotated[Principal, Depends(OWNER_OR_ADMIN)],
+    if_match: IfMatch = None,
+) -> Response:
+    await service.delete_profile(session, user_id, if_match=if_match)
+    await session.commit()
+    return Response(status_code=204)
+
+
+@router.put(
+    "/profiles/{user_id}/presence",
+    response_model=Profile,
+    summary="Set presence: status and last_seen (defaults to now)",
+    responses=problem_responses(401, 403, 404, 413, 415, 422),
+)
+async def put_presence(
+    user_id: UserId,
+    body: PresenceWrite,
+    session: Writer,
+    principal: Annotated[Principal, Depends(OWNER_OR_ADMIN)],
+) -> Response:
+    change = await service.set_presence(session, user_id, body)
+    await session.commit()
+    return profile_response(change.profile, principal)

@@ -1,0 +1,155 @@
+"""API models of the profiles domain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from profilestore.domains.profiles import validation
+
+Status = Literal["online", "offline", "away", "busy"]
+AddressKind = Literal["shipping", "billing"]
+
+Username = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.]+$", to_lower=True),
+    Field(description="3-32 of a-z 0-9 _ . ; unique case-insensitively (stored lower-case)"),
+]
+Timezone = Annotated[
+    str, AfterValidator(validation.check_timezone), Field(examples=["Europe/Berlin"])
+]
+Locale = Annotated[str, AfterValidator(validation.check_locale), Field(examples=["en-US"])]
+Country = Annotated[str, AfterValidator(validation.check_country), Field(examples=["DE"])]
+Preferences = Annotated[
+    dict[str, Any],
+    AfterValidator(validation.check_preferences),
+    Field(description="Free JSON object: at most 16 KiB and 8 levels deep"),
+]
+AvatarUrl = Annotated[HttpUrl, Field(max_length=2048)]
+
+SERVER_KEPT = ("user_id", "created_at", "updated_at", "version")
+
+
+class WriteModel(BaseModel):
+    """A request body: unknown fields are refused, server-kept fields get a clear message."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_server_kept(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            written = [name for name in SERVER_KEPT if name in data]
+            if written:
+                raise PydanticCustomError(
+                    "read_only",
+                    "server-kept fields cannot be written: {fields}",
+                    {"fields": ", ".join(written)},
+                )
+        return data
+
+
+class ProfileWrite(WriteModel):
+    """The writable fields of a profile (PUT replaces all of them; PATCH merges into them)."""
+
+    username: Username
+    display_name: Annotated[str, StringConstraints(max_length=64)] | None = None
+    bio: Annotated[str, StringConstraints(max_length=500)] | None = None
+    avatar_url: AvatarUrl | None = None
+    status: Status = "offline"
+    locale: Locale | None = None
+    timezone: Timezone | None = None
+    preferences: Preferences = Field(default_factory=dict)
+
+    def columns(self) -> dict[str, Any]:
+        data = self.model_dump()
+        data["avatar_url"] = str(self.avatar_url) if self.avatar_url is not None else None
+        return data
+
+
+class PublicProfile(BaseModel):
+    """What any signed-in user may see of another user's profile."""
+
+    user_id: uuid.UUID
+    username: str
+    display_name: str | None
+    avatar_url: str | None
+    bio: str | None
+    status: Status
+
+
+class Profile(PublicProfile):
+    """The whole profile, as the owner, admins and services see it."""
+
+    last_seen: dt.datetime | None
+    locale: str | None
+    timezone: str | None
+    preferences: dict[str, Any]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+
+
+PUBLIC_FIELDS = tuple(PublicProfile.model_fields)
+ALL_FIELDS = tuple(Profile.model_fields)
+
+
+class ProfileList(BaseModel):
+    """Profiles found, in the order asked; ids without a visible profile are left out."""
+
+    items: list[Profile | PublicProfile]
+
+
+class PresenceWrite(WriteModel):
+    status: Status
+    last_seen: dt.datetime | None = Field(
+        None, description="Defaults to now; a time in the future is refused"
+    )
+
+
+class AddressWrite(WriteModel):
+    label: Annotated[str, StringConstraints(max_length=64)] | None = None
+    kind: AddressKind
+    lines: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=128)]],
+        Field(min_length=1, max_length=4),
+    ]
+    city: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    region: Annotated[str, StringConstraints(max_length=128)] | None = None
+    postal_code: Annotated[str, StringConstraints(max_length=32)] | None = None
+    country: Country
+    is_default: bool = Field(
+        False, description="At most one default per kind; setting one unsets the other"
+    )
+
+
+class Address(BaseModel):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    label: str | None
+    kind: AddressKind
+    lines: list[str]
+    city: str
+    region: str | None
+    postal_code: str | None
+    country: str
+    is_default: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+
+
+class AddressList(BaseModel):
+    items: list[Address]

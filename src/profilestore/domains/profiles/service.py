@@ -1,0 +1,191 @@
+"""Rules of the profiles domain. Functions take a session and never commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from profilestore.domains.profiles.models import Address, Profile
+from profilestore.domains.profiles.schemas import ALL_FIELDS, PresenceWrite, ProfileWrite
+from profilestore.domains.profiles.validation import merge_patch
+from profilestore.platform.conditional import check_if_match, check_if_none_match_create
+from profilestore.platform.db import utcnow
+from profilestore.platform.errors import ProblemError, not_found, validation_problem
+
+_COLUMNS = [Profile.__table__.c[name] for name in ALL_FIELDS]
+_WRITABLE = tuple(ProfileWrite.model_fields)
+PRESENCE_FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+
+
+@dataclass
+class ProfileChange:
+    """The outcome of a write: the new state, whether it was created, and what changed."""
+
+    profile: dict[str, Any]
+    created: bool = False
+    changed: list[str] = field(default_factory=list)
+
+
+async def get_profile(session: AsyncSession, user_id: uuid.UUID) -> dict[str, Any] | None:
+    """One statement, one round trip on an autocommit session."""
+    result = await session.execute(select(*_COLUMNS).where(Profile.user_id == user_id))
+    row = result.mappings().first()
+    return dict(row) if row is not None else None
+
+
+async def get_profiles(session: AsyncSession, user_ids: list[uuid.UUID]) -> list[dict[str, Any]]:
+    """Many profiles in one query, in the order asked; missing ids are left out."""
+    result = await session.execute(select(*_COLUMNS).where(Profile.user_id.in_(user_ids)))
+    found = {row["user_id"]: dict(row) for row in result.mappings()}
+    return [found[user_id] for user_id in dict.fromkeys(user_ids) if user_id in found]
+
+
+async def find_by_username(session: AsyncSession, username: str) -> dict[str, Any] | None:
+    result = await session.execute(select(*_COLUMNS).where(Profile.username == username.lower()))
+    row = result.mappings().first()
+    return dict(row) if row is not None else None
+
+
+async def profile_exists(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    result = await session.execute(select(Profile.user_id).where(Profile.user_id == user_id))
+    return result.first() is not None
+
+
+async def lock_profile(session: AsyncSession, user_id: uuid.UUID) -> Profile | None:
+    """The profile row, locked for the rest of the transaction (SQLite: BEGIN IMMEDIATE)."""
+    statement = select(Profile).where(Profile.user_id == user_id).with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def put_profile(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    data: ProfileWrite,
+    *,
+    if_match: str | None = None,
+    if_none_match: str | None = None,
+) -> ProfileChange:
+    current = await lock_profile(session, user_id)
+    check_if_match(if_match, current.version if current else None)
+    check_if_none_match_create(if_none_match, current is not None)
+    if current is None:
+        return await _create(session, user_id, data)
+    return await _update(session, current, data)
+
+
+async def patch_profile(
+    session: AsyncSession, user_id: uuid.UUID, patch: dict[str, Any], *, if_match: str | None
+) -> ProfileChange:
+    current = await lock_profile(session, user_id)
+    if current is None:
+        raise not_found("profile")
+    check_if_match(if_match, current.version)
+    merged = merge_patch({name: getattr(current, name) for name in _WRITABLE}, patch)
+    try:
+        data = ProfileWrite.model_validate(merged)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        raise validation_problem(errors) from None
+    return await _update(session, current, data)
+
+
+async def delete_profile(
+    session: AsyncSession, user_id: uuid.UUID, *, if_match: str | None
+) -> bool:
+    """Removes the profile and everything of it in this domain. False if there was none."""
+    current = await lock_profile(session, user_id)
+    check_if_match(if_match, current.version if current else None)
+    if current is None:
+        return False
+    await session.execute(delete(Address).where(Address.user_id == user_id))
+    await session.execute(delete(Profile).where(Profile.user_id == user_id))
+    return True
+
+
+async def set_presence(
+    session: AsyncSession, user_id: uuid.UUID, presence: PresenceWrite
+) -> ProfileChange:
+    current = await lock_profile(session, user_id)
+    if current is None:
+        raise not_found("profile")
+    now = utcnow()
+    last_seen = presence.last_seen or now
+    if last_seen.tzinfo is None:
+        raise _presence_error("last_seen needs a time zone offset")
+    if last_seen > now + PRESENCE_FUTURE_TOLERANCE:
+        raise _presence_error("last_seen is in the future")
+    changed = [
+        name
+        for name, value in (("status", presence.status), ("last_seen", last_seen))
+        if getattr(current, name) != value
+    ]
+    current.status = presence.status
+    current.last_seen = last_seen
+    _touch(current, now)
+    await session.flush()
+    return ProfileChange(_as_dict(current), changed=changed)
+
+
+def _presence_error(message: str) -> ProblemError:
+    return validation_problem(
+        [{"loc": ("body", "last_seen"), "msg": message, "type": "value_error"}]
+    )
+
+
+async def _create(session: AsyncSession, user_id: uuid.UUID, data: ProfileWrite) -> ProfileChange:
+    await _ensure_username_free(session, data.username, user_id)
+    now = utcnow()
+    profile = Profile(user_id=user_id, **data.columns(), created_at=now, updated_at=now, version=1)
+    session.add(profile)
+    await _flush(session)
+    return ProfileChange(_as_dict(profile), created=True, changed=list(_WRITABLE))
+
+
+async def _update(session: AsyncSession, current: Profile, data: ProfileWrite) -> ProfileChange:
+    columns = data.columns()
+    changed = [name for name, value in columns.items() if getattr(current, name) != value]
+    if "username" in changed:
+        await _ensure_username_free(session, data.username, current.user_id)
+    if changed:
+        for name in changed:
+            setattr(current, name, columns[name])
+        _touch(current, utcnow())
+        await _flush(session)
+    return ProfileChange(_as_dict(current), changed=changed)
+
+
+def _touch(profile: Profile, now: dt.datetime) -> None:
+    profile.updated_at = now
+    profile.version += 1
+
+
+async def _ensure_username_free(session: AsyncSession, username: str, owner: uuid.UUID) -> None:
+    statement = select(Profile.user_id).where(
+        Profile.username == username, Profile.user_id != owner
+    )
+    if (await session.execute(statement)).first() is not None:
+        raise _username_taken()
+
+
+def _username_taken() -> ProblemError:
+    return ProblemError(409, "username-taken", "That username is already taken.")
+
+
+async def _flush(session: AsyncSession) -> None:
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if "username" in str(exc.orig):
+            raise _username_taken() from None
+        raise ProblemError(409, "conflict", "A concurrent write conflicted; retry.") from None
+
+
+def _as_dict(profile: Profile) -> dict[str, Any]:
+    return {name: getattr(profile, name) for name in ALL_FIELDS}

@@ -1,0 +1,49 @@
+"""Programmatic Alembic: the CLI and the tests migrate a database through these functions."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import MetaData
+from sqlalchemy.engine import make_url
+
+HERE = Path(__file__).parent
+
+
+def target_metadata() -> MetaData:
+    from profilestore.domains.profiles import models as _profiles  # noqa: F401  (registers tables)
+    from profilestore.platform.db import Base
+
+    return Base.metadata
+
+
+def alembic_config(database_url: str, output: io.StringIO | None = None) -> Config:
+    config = Config(stdout=output) if output is not None else Config()
+    config.set_main_option("script_location", str(HERE))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    _ensure_sqlite_directory(database_url)
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str = "-1") -> None:
+    command.downgrade(alembic_config(database_url), revision)
+
+
+def current(database_url: str) -> str:
+    _ensure_sqlite_directory(database_url)
+    output = io.StringIO()
+    command.current(alembic_config(database_url, output))
+    return output.getvalue().strip()
+
+
+def _ensure_sqlite_directory(database_url: str) -> None:
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,1 @@
+"""Machinery with no domain knowledge: database, auth, errors, HTTP, observability."""

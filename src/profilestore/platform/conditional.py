@@ -1,0 +1,62 @@
+"""ETags and conditional requests (RFC 9110): If-Match answers 412 on a stale version,
+If-None-Match answers 304 on reads; plus the JSON response every route returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from profilestore.platform.errors import ProblemError
+from profilestore.platform.jsonutil import dumps
+
+
+def etag(version: int, *, public: bool = False) -> str:
+    """A strong ETag for one version of a resource; the public view has its own."""
+    return f'"{version}-public"' if public else f'"{version}"'
+
+
+def _listed(header: str, tag: str) -> bool:
+    return any(part.strip() in (tag, f"W/{tag}") for part in header.split(","))
+
+
+def check_if_match(header: str | None, current_version: int | None) -> None:
+    """Raise 412 unless ``If-Match`` is absent or names the current version."""
+    if header is None:
+        return
+    if current_version is None:
+        raise ProblemError(412, "precondition-failed", "The resource does not exist.")
+    if header.strip() == "*" or any(p.strip() == etag(current_version) for p in header.split(",")):
+        return
+    raise ProblemError(
+        412, "precondition-failed", "The resource has changed: read it again and retry."
+    )
+
+
+def check_if_none_match_create(header: str | None, exists: bool) -> None:
+    """``If-None-Match: *`` on PUT makes it create-only."""
+    if header is not None and header.strip() == "*" and exists:
+        raise ProblemError(412, "precondition-failed", "The resource already exists.")
+
+
+def not_modified(header: str | None, tag: str) -> bool:
+    return header is not None and (header.strip() == "*" or _listed(header, tag))
+
+
+def json_response(
+    payload: Any,
+    *,
+    status: int = 200,
+    tag: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    response = Response(dumps(payload), status_code=status, media_type="application/json")
+    if tag is not None:
+        response.headers["ETag"] = tag
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def not_modified_response(tag: str) -> Response:
+    return Response(status_code=304, headers={"ETag": tag})

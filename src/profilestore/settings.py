@@ -1,0 +1,83 @@
+"""All configuration, read once from the environment (prefix ``PROFILESTORE_``)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SUPPORTED_ALGORITHMS = frozenset(
+    {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+    | {"ES256", "ES384", "ES512", "EdDSA"}
+)
+
+
+class Settings(BaseSettings):
+    """Service settings. Every field can be set as ``PROFILESTORE_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="PROFILESTORE_", env_file=None, extra="ignore")
+
+    data_dir: Path = Field(Path("var"), description="Where embedded mode keeps its files.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy async URL: postgresql+asyncpg://... or sqlite+aiosqlite:///...; "
+        "unset means a SQLite file under data_dir.",
+    )
+    database_pool_size: int = Field(10, ge=1, le=200)
+    database_max_overflow: int = Field(10, ge=0, le=200)
+    database_timeout_seconds: float = Field(5.0, gt=0, le=120)
+
+    jwt_secret: SecretStr | None = Field(None, description="Shared secret for HS* tokens.")
+    jwt_jwks_url: str | None = Field(None, description="JWKS URL for RS*/ES*/EdDSA tokens.")
+    jwt_algorithms: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["HS256"],
+        description="Accepted algorithms (comma separated); never taken from the token.",
+    )
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_seconds: int = Field(30, ge=0, le=300)
+    jwt_roles_claim: str = Field("role", description="Claim holding roles; dots walk objects.")
+    jwks_cache_seconds: int = Field(600, ge=10, le=86400)
+    jwks_min_refetch_seconds: float = Field(30.0, ge=0, le=3600)
+
+    max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    batch_max_ids: int = Field(100, ge=1, le=1000)
+    max_addresses_per_user: int = Field(50, ge=1, le=1000)
+    log_level: str = "INFO"
+
+    @field_validator("jwt_algorithms", mode="before")
+    @classmethod
+    def _split_algorithms(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _known_algorithms(cls, value: list[str]) -> list[str]:
+        unknown = [alg for alg in value if alg not in SUPPORTED_ALGORITHMS]
+        if unknown or not value:
+            raise ValueError(f"unsupported or empty algorithm list: {unknown or value}")
+        return value
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'profilestore.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def dev_auth_mode(self) -> bool:
+        """No key material configured: tokens are signed with a generated development secret."""
+        return self.jwt_secret is None and self.jwt_jwks_url is None
+
+    @property
+    def dev_secret_path(self) -> Path:
+        return self.data_dir / "dev-jwt-secret"

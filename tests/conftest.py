@@ -1,0 +1,66 @@
+"""Fixtures: every storage test runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from profilestore.app import create_app
+from profilestore.migrations import runner
+from profilestore.migrations.runner import target_metadata
+from profilestore.settings import Settings
+from tests.support import TEST_SECRET, postgres_database
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("sqlite") / "profilestore.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    runner.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """The URL of a migrated database of each backend (emptied after each test)."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    url: str = request.getfixturevalue(fixture)
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=database_url, jwt_secret=TEST_SECRET, data_dir=tmp_path)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    yield application
+    await _empty_tables(application)
+    await application.state.verifier.aclose()
+    await application.state.db.dispose()
+
+
+async def _empty_tables(application: FastAPI) -> None:
+    async with application.state.db.engine.begin() as conn:
+        for table in reversed(target_metadata().sorted_tables):
+            await conn.execute(text(f'DELETE FROM "{table.name}"'))
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
