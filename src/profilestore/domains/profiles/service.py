@@ -121,6 +121,7 @@ async def set_presence(
         raise _presence_error("last_seen needs a time zone offset")
     if last_seen > now + PRESENCE_FUTURE_TOLERANCE:
         raise _presence_error("last_seen is in the future")
+    last_seen = last_seen.astimezone(dt.UTC)
     changed = [
         name
         for name, value in (("status", presence.status), ("last_seen", last_seen))

@@ -11,7 +11,7 @@ from profilestore.platform.jsonutil import dumps
 TIMEZONES = frozenset(zoneinfo.available_timezones())
 
 _BCP47 = re.compile(
-    r"^(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4,8})"
+    r"^[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}"  # ISO 639 language (4-8 letter ones are unassigned)
     r"(?:-[A-Za-z]{4})?"
     r"(?:-(?:[A-Za-z]{2}|[0-9]{3}))?"
     r"(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*"
