@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,11 +18,15 @@ from profilestore.platform.access import Access
 from profilestore.platform.auth import build_verifier
 from profilestore.platform.db import Database
 from profilestore.platform.errors import Problem, install_error_handlers
+from profilestore.platform.events import api as events_api
+from profilestore.platform.events.outbox import EventOptions
+from profilestore.platform.events.relay import Relay, build_publisher, relay_config
 from profilestore.platform.http import API_PREFIX, RequestPipeline
 from profilestore.platform.observability import configure_logging, health_router
 from profilestore.settings import Settings
 
-DESCRIPTION = """User profiles for app platforms: identity profile, preferences and addresses.
+DESCRIPTION = """User profiles for app platforms: identity profile, preferences and addresses,
+and an events feed of every change.
 
 Every `/v1` route needs `Authorization: Bearer <JWT>`; each states who may call it
 (`x-access`). Errors are `application/problem+json` (RFC 9457)."""
@@ -34,8 +39,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     db = Database(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+        async with in_process_relay(application, settings, db):
+            yield
         await verifier.aclose()
         await db.dispose()
 
@@ -45,13 +51,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.verifier = verifier
+    app.state.relay = None
+    app.state.event_options = EventOptions(
+        source=settings.events_source, include_private=settings.events_include_private
+    )
     install_error_handlers(app)
-    for router in (health_router, profiles_api.router, profiles_address_api.router):
+    routers = (
+        health_router,
+        events_api.metrics_router,
+        profiles_api.router,
+        profiles_address_api.router,
+        events_api.router,
+    )
+    for router in routers:
         mount(app, router)
     declare_access_rules(app)
     app.add_middleware(RequestPipeline, verifier=verifier, max_body_bytes=settings.max_body_bytes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+@asynccontextmanager
+async def in_process_relay(app: FastAPI, settings: Settings, db: Database) -> AsyncIterator[None]:
+    """Run a relay inside this process when configured (default on the embedded SQLite)."""
+    if not settings.runs_relay_in_process:
+        yield
+        return
+    relay = Relay(db, build_publisher(settings.events_url), relay_config(settings))
+    app.state.relay = relay
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
 
 
 def mount(app: FastAPI, router: APIRouter) -> None:

@@ -42,6 +42,23 @@ def serve(
     )
 
 
+@app.command()
+def relay(
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on 127.0.0.1:PORT.")
+    ] = None,
+) -> None:
+    """Run the outbox relay: publish to PROFILESTORE_EVENTS_URL (or the feed) until SIGTERM."""
+    import asyncio
+
+    from profilestore.platform.events.relay import run_relay_process
+    from profilestore.platform.observability import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    asyncio.run(run_relay_process(settings, metrics_port))
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply migrations up to REVISION (default: head)."""

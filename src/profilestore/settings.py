@@ -43,6 +43,24 @@ class Settings(BaseSettings):
     jwks_cache_seconds: int = Field(600, ge=10, le=86400)
     jwks_min_refetch_seconds: float = Field(30.0, ge=0, le=3600)
 
+    events_url: str | None = Field(
+        None,
+        description="Broker: nats://, redis://, amqp://, kafka://; unset keeps events in the "
+        "outbox feed (GET /v1/events).",
+    )
+    events_source: str = Field("/profilestore", description="CloudEvents 'source' attribute.")
+    events_include_private: bool = Field(
+        False, description="Put private values (preferences, addresses...) in event payloads."
+    )
+    relay_in_process: bool | None = Field(
+        None, description="Run the relay inside `serve`; default: on for the embedded SQLite."
+    )
+    relay_batch_size: int = Field(100, ge=1, le=5000)
+    relay_poll_seconds: float = Field(0.25, gt=0, le=60)
+    relay_lease_seconds: float = Field(15.0, ge=1, le=600)
+    relay_backoff_max_seconds: float = Field(30.0, ge=0.1, le=3600)
+    outbox_retention_seconds: float = Field(7 * 86400, ge=60)
+
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
     batch_max_ids: int = Field(100, ge=1, le=1000)
     max_addresses_per_user: int = Field(50, ge=1, le=1000)
@@ -72,6 +90,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def runs_relay_in_process(self) -> bool:
+        return self.is_sqlite if self.relay_in_process is None else self.relay_in_process
 
     @property
     def dev_auth_mode(self) -> bool:

@@ -327,6 +327,7 @@ async def test_field_validation(client: httpx.AsyncClient) -> None:
         },
         {"username": "abc", "preferences": {"blob": "x" * 17_000}},
         {"username": "abc", "last_seen": "2026-01-01T00:00:00Z"},
+        {"username": "abc", "preferences": {"big": 2**64}},
     ]
     for body in bad_fields:
         response = await client.put(url, json=body, headers=bearer(user))

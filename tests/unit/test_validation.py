@@ -122,6 +122,12 @@ def test_preferences_never_crash(value: Any) -> None:
         assert exc.errors()
 
 
+@pytest.mark.parametrize("number", [2**63, -(2**63) - 1, float("nan"), float("inf")])
+def test_preferences_numbers_fit_every_store(number: float) -> None:
+    with pytest.raises(ValidationError):
+        ProfileWrite(username="abc", preferences={"n": [number]})
+
+
 def test_timezone_and_address_rules() -> None:
     assert ProfileWrite(username="abc", timezone="Pacific/Auckland").timezone == "Pacific/Auckland"
     with pytest.raises(ValidationError):

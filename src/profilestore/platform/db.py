@@ -116,9 +116,14 @@ def database(request: Request) -> Database:
 
 
 async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work. The route commits it once; anything else rolls back."""
+    """The request's unit of work. The route commits it once (with its outbox rows); anything
+    else rolls back. After a commit that emitted events, the in-process relay is woken."""
     async with database(request).write_session() as session:
+        session.info["event_options"] = request.app.state.event_options
         yield session
+        relay = getattr(request.app.state, "relay", None)
+        if relay is not None and session.info.get("emitted"):
+            relay.wakeup.set()
 
 
 async def read_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import structlog
+from prometheus_client import Histogram
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +24,12 @@ _BODY_METHODS = {"POST", "PUT", "PATCH"}
 API_PREFIX = "/v1/"
 
 access_log = structlog.get_logger("profilestore.access")
+REQUEST_SECONDS = Histogram(
+    "profilestore_http_request_duration_seconds",
+    "Request latency by method, route template and status",
+    ["method", "route", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 
 
 class RequestPipeline:
@@ -119,13 +126,18 @@ class RequestPipeline:
     ) -> None:
         route = scope.get("route")
         principal = state.get("principal")
+        elapsed = time.perf_counter() - started
+        route_path = getattr(route, "path", None)
+        REQUEST_SECONDS.labels(scope["method"], route_path or "unmatched", str(status)).observe(
+            elapsed
+        )
         access_log.info(
             "request",
             request_id=request_id,
             method=scope["method"],
-            route=getattr(route, "path", None),
+            route=route_path,
             status=status,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            duration_ms=round(elapsed * 1000, 2),
             user=principal.subject if principal is not None else None,
         )
 

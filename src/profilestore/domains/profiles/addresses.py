@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from profilestore.domains.profiles import events
 from profilestore.domains.profiles.models import Address
 from profilestore.domains.profiles.schemas import Address as AddressOut
 from profilestore.domains.profiles.schemas import AddressWrite
@@ -68,7 +69,9 @@ async def add_address(
     )
     session.add(address)
     await session.flush()
-    return as_dict(address)
+    added = as_dict(address)
+    events.address_event(session, events.ADDRESS_ADDED, added)
+    return added
 
 
 async def replace_address(
@@ -92,7 +95,9 @@ async def replace_address(
     address.updated_at = utcnow()
     address.version += 1
     await session.flush()
-    return as_dict(address)
+    replaced = as_dict(address)
+    events.address_event(session, events.ADDRESS_UPDATED, replaced)
+    return replaced
 
 
 async def remove_address(
@@ -107,6 +112,7 @@ async def remove_address(
     removed = as_dict(address)
     await session.delete(address)
     await session.flush()
+    events.address_event(session, events.ADDRESS_REMOVED, removed)
     if removed["is_default"]:
         await _promote_oldest(session, user_id, removed["kind"])
     return removed
@@ -115,15 +121,18 @@ async def remove_address(
 async def _clear_default(
     session: AsyncSession, user_id: uuid.UUID, kind: str, keep: uuid.UUID | None = None
 ) -> None:
-    statement = (
-        update(Address)
-        .where(Address.user_id == user_id, Address.kind == kind, Address.is_default.is_(True))
-        .values(is_default=False)
+    """Unset the current default of a kind (an AddressUpdated event for the one demoted)."""
+    statement = select(Address).where(
+        Address.user_id == user_id, Address.kind == kind, Address.is_default.is_(True)
     )
-    if keep is not None:
-        statement = statement.where(Address.id != keep)
-    await session.execute(statement.execution_options(synchronize_session="fetch"))
-    await session.flush()
+    for previous in (await session.execute(statement)).scalars():
+        if previous.id == keep:
+            continue
+        previous.is_default = False
+        previous.updated_at = utcnow()
+        previous.version += 1
+        await session.flush()
+        events.address_event(session, events.ADDRESS_UPDATED, as_dict(previous))
 
 
 async def _promote_oldest(session: AsyncSession, user_id: uuid.UUID, kind: str) -> None:
@@ -136,5 +145,7 @@ async def _promote_oldest(session: AsyncSession, user_id: uuid.UUID, kind: str) 
     successor = (await session.execute(statement)).scalar_one_or_none()
     if successor is not None:
         successor.is_default = True
+        successor.updated_at = utcnow()
         successor.version += 1
         await session.flush()
+        events.address_event(session, events.ADDRESS_UPDATED, as_dict(successor))

@@ -12,6 +12,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from profilestore.domains.profiles import events
 from profilestore.domains.profiles.models import Address, Profile
 from profilestore.domains.profiles.schemas import ALL_FIELDS, PresenceWrite, ProfileWrite
 from profilestore.domains.profiles.validation import merge_patch
@@ -106,6 +107,7 @@ async def delete_profile(
         return False
     await session.execute(delete(Address).where(Address.user_id == user_id))
     await session.execute(delete(Profile).where(Profile.user_id == user_id))
+    events.profile_deleted(session, user_id)
     return True
 
 
@@ -131,7 +133,9 @@ async def set_presence(
     current.last_seen = last_seen
     _touch(current, now)
     await session.flush()
-    return ProfileChange(_as_dict(current), changed=changed)
+    profile = _as_dict(current)
+    events.presence_changed(session, profile)
+    return ProfileChange(profile, changed=changed)
 
 
 def _presence_error(message: str) -> ProblemError:
@@ -146,7 +150,9 @@ async def _create(session: AsyncSession, user_id: uuid.UUID, data: ProfileWrite)
     profile = Profile(user_id=user_id, **data.columns(), created_at=now, updated_at=now, version=1)
     session.add(profile)
     await _flush(session)
-    return ProfileChange(_as_dict(profile), created=True, changed=list(_WRITABLE))
+    change = ProfileChange(_as_dict(profile), created=True, changed=list(_WRITABLE))
+    events.profile_written(session, change.profile, created=True, changed=change.changed)
+    return change
 
 
 async def _update(session: AsyncSession, current: Profile, data: ProfileWrite) -> ProfileChange:
@@ -159,7 +165,9 @@ async def _update(session: AsyncSession, current: Profile, data: ProfileWrite) -
             setattr(current, name, columns[name])
         _touch(current, utcnow())
         await _flush(session)
-    return ProfileChange(_as_dict(current), changed=changed)
+    profile = _as_dict(current)
+    events.profile_written(session, profile, created=False, changed=changed)
+    return ProfileChange(profile, changed=changed)
 
 
 def _touch(profile: Profile, now: dt.datetime) -> None:

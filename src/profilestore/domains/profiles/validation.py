@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import zoneinfo
 from typing import Any
@@ -79,8 +80,19 @@ def _depth(value: Any, level: int = 1) -> int:
     elif isinstance(value, list):
         children = value
     else:
+        _check_scalar(value)
         return level - 1
     return max((_depth(child, level + 1) for child in children), default=level)
+
+
+def _check_scalar(value: Any) -> None:
+    """Numbers must survive every JSON store: 64-bit integers, finite floats."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise ValueError("integers must fit in 64 bits")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("numbers must be finite (no NaN or Infinity)")
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
