@@ -14,8 +14,10 @@ from fastapi.routing import APIRoute
 from profilestore import __version__
 from profilestore.domains.profiles import address_api as profiles_address_api
 from profilestore.domains.profiles import api as profiles_api
+from profilestore.domains.social import api as social_api
 from profilestore.platform.access import Access
 from profilestore.platform.auth import build_verifier
+from profilestore.platform.cache import build_cache
 from profilestore.platform.db import Database
 from profilestore.platform.errors import Problem, install_error_handlers
 from profilestore.platform.events import api as events_api
@@ -25,8 +27,8 @@ from profilestore.platform.http import API_PREFIX, RequestPipeline
 from profilestore.platform.observability import configure_logging, health_router
 from profilestore.settings import Settings
 
-DESCRIPTION = """User profiles for app platforms: identity profile, preferences and addresses,
-and an events feed of every change.
+DESCRIPTION = """User profiles for app platforms: identity profile, preferences, addresses,
+contacts and blocks, and an events feed of every change.
 
 Every `/v1` route needs `Authorization: Bearer <JWT>`; each states who may call it
 (`x-access`). Errors are `application/problem+json` (RFC 9457)."""
@@ -42,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         async with in_process_relay(application, settings, db):
             yield
+        await application.state.cache.close()
         await verifier.aclose()
         await db.dispose()
 
@@ -52,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.verifier = verifier
     app.state.relay = None
+    app.state.cache = build_cache(settings.redis_url, settings.cache_prefix)
     app.state.event_options = EventOptions(
         source=settings.events_source, include_private=settings.events_include_private
     )
@@ -61,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         events_api.metrics_router,
         profiles_api.router,
         profiles_address_api.router,
+        social_api.router,
         events_api.router,
     )
     for router in routers:

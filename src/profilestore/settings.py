@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     jwks_cache_seconds: int = Field(600, ge=10, le=86400)
     jwks_min_refetch_seconds: float = Field(30.0, ge=0, le=3600)
 
+    redis_url: str | None = Field(
+        None, description="redis://host:6379/0 for the shared cache; unset: in-process cache."
+    )
+    cache_prefix: str = Field("profilestore:", description="Prefix of every cache key.")
+    cache_ttl_seconds: float = Field(300.0, ge=0.1, le=86400)
+
     events_url: str | None = Field(
         None,
         description="Broker: nats://, redis://, amqp://, kafka://; unset keeps events in the "

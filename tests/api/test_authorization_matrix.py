@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import pytest
@@ -17,6 +17,8 @@ from tests.support import ADMIN, SERVICE, bearer
 
 EXAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "ProfileWrite": {"username": "mallory", "bio": "pwned"},
+    "ContactWrite": {"nickname": "pwned", "is_favorite": True},
+    "BlockWrite": {"reason": "pwned"},
     "PresenceWrite": {"status": "busy"},
     "AddressWrite": {"kind": "billing", "lines": ["1 Evil Way"], "city": "X", "country": "DE"},
     "patch": {"bio": "pwned"},
@@ -36,7 +38,9 @@ def fill(path: str, values: dict[str, str]) -> str:
 def body_for(route: APIRoute) -> dict[str, Any] | None:
     if route.body_field is None:
         return None
-    name = getattr(route.body_field.field_info.annotation, "__name__", "")
+    annotation = route.body_field.field_info.annotation
+    candidates = [a for a in (annotation, *get_args(annotation)) if a is not type(None)]
+    name = next((getattr(a, "__name__", "") for a in candidates if getattr(a, "__name__", "")), "")
     key = name if name in EXAMPLE_BODIES else ("patch" if name == "dict" else None)
     if key is None:
         pytest.fail(f"add an example body for {name} ({route.path}) to EXAMPLE_BODIES")

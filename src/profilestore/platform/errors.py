@@ -9,6 +9,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
+from redis.exceptions import RedisError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -124,6 +125,7 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     SQLAlchemyTimeoutError,
     OSError,
     TimeoutError,
+    RedisError,
 )
 
 
@@ -160,7 +162,7 @@ def unavailable() -> ProblemError:
     return ProblemError(
         503,
         "service-unavailable",
-        "A dependency (the database) is unavailable; retry later.",
+        "A dependency (database or cache) is unavailable; retry later.",
         headers={"Retry-After": "1"},
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 
@@ -40,15 +41,20 @@ async def health() -> dict[str, str]:
 
 @health_router.get(
     "/health/ready",
-    summary="Ready to serve: the database answers",
+    summary="Ready to serve: the database (and Redis, when configured) answers",
     responses={503: {"description": "A dependency is unreachable"}},
 )
 async def ready(request: Request) -> Response:
-    try:
-        await request.app.state.db.ping()
-    except Exception:
-        problem = ProblemError(503, "not-ready", "The database is unreachable.")
-        return problem_response(request, problem)
-    return Response(
-        orjson.dumps({"status": "ready", "database": "ok"}), media_type="application/json"
-    )
+    checks = {"database": request.app.state.db.ping, "cache": request.app.state.cache.ping}
+    status: dict[str, str] = {}
+    for name, ping in checks.items():
+        try:
+            await asyncio.wait_for(ping(), timeout=2.0)
+        except Exception:
+            status[name] = "unreachable"
+        else:
+            status[name] = "ok"
+    if any(value != "ok" for value in status.values()):
+        down = ", ".join(name for name, value in status.items() if value != "ok")
+        return problem_response(request, ProblemError(503, "not-ready", f"Unreachable: {down}."))
+    return Response(orjson.dumps({"status": "ready", **status}), media_type="application/json")

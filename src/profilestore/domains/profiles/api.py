@@ -10,14 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from profilestore.domains.profiles import service
+from profilestore.domains.profiles.models import Profile as ProfileRow
 from profilestore.domains.profiles.schemas import (
     PUBLIC_FIELDS,
+    Presence,
     PresenceWrite,
     Profile,
     ProfileList,
     ProfileWrite,
     PublicProfile,
 )
+from profilestore.domains.social import service as social
 from profilestore.platform.access import OWNER_OR_ADMIN, SIGNED_IN
 from profilestore.platform.auth import Principal
 from profilestore.platform.conditional import (
@@ -37,6 +40,13 @@ IfMatch = Annotated[str | None, Header(description="ETag of the version you read
 IfNoneMatch = Annotated[str | None, Header()]
 UserId = Annotated[uuid.UUID, "the profile's user id"]
 MERGE_PATCH = "application/merge-patch+json"
+
+
+def visibility(principal: Principal) -> service.Visibility:
+    """Users never see profiles of those who block them; admins and services see all."""
+    if principal.is_admin or principal.is_service or principal.user_id is None:
+        return None
+    return social.not_blocked_by(ProfileRow.user_id, principal.user_id)
 
 
 def sees_everything(principal: Principal, user_id: uuid.UUID) -> bool:
@@ -99,11 +109,11 @@ async def find_profiles(
     if (ids is None) == (username is None):
         raise _query_error("query", "give exactly one of ids or username")
     if username is not None:
-        found = await service.find_by_username(session, username)
+        found = await service.find_by_username(session, username, visibility(principal))
         profiles = [found] if found is not None else []
     else:
         user_ids = _parse_ids(ids or "", request.app.state.settings.batch_max_ids)
-        profiles = await service.get_profiles(session, user_ids)
+        profiles = await service.get_profiles(session, user_ids, visibility(principal))
     return json_response({"items": [view(p, principal) for p in profiles]})
 
 
@@ -136,10 +146,28 @@ async def get_profile(
     principal: Annotated[Principal, Depends(SIGNED_IN)],
     if_none_match: IfNoneMatch = None,
 ) -> Response:
-    profile = await service.get_profile(session, user_id)
+    profile = await service.get_profile(session, user_id, visibility(principal))
     if profile is None:
         raise not_found("profile")
     return profile_response(profile, principal, if_none_match=if_none_match)
+
+
+@router.get(
+    "/profiles/{user_id}/presence",
+    response_model=Presence,
+    summary="A user's presence (last_seen only for the owner, admins and services)",
+    responses=problem_responses(401, 404, 422),
+)
+async def get_presence(
+    user_id: UserId, session: Reader, principal: Annotated[Principal, Depends(SIGNED_IN)]
+) -> Response:
+    profile = await service.get_profile(session, user_id, visibility(principal))
+    if profile is None:
+        raise not_found("profile")
+    presence = {"user_id": user_id, "status": profile["status"]}
+    if sees_everything(principal, user_id):
+        presence["last_seen"] = profile["last_seen"]
+    return json_response(presence)
 
 
 @router.put(

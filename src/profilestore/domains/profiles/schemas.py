@@ -112,6 +112,12 @@ class ProfileList(BaseModel):
     items: list[Profile | PublicProfile]
 
 
+class Presence(BaseModel):
+    user_id: uuid.UUID
+    status: Status
+    last_seen: dt.datetime | None = Field(None, description="Only for the owner, admins, services")
+
+
 class PresenceWrite(WriteModel):
     status: Status
     last_seen: dt.datetime | None = Field(

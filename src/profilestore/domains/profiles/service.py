@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,23 +34,41 @@ class ProfileChange:
     changed: list[str] = field(default_factory=list)
 
 
-async def get_profile(session: AsyncSession, user_id: uuid.UUID) -> dict[str, Any] | None:
+Visibility = ColumnElement[bool] | None
+"""An extra filter from the caller (e.g. the social domain's "not blocked by the viewer")."""
+
+
+async def get_profile(
+    session: AsyncSession, user_id: uuid.UUID, visible: Visibility = None
+) -> dict[str, Any] | None:
     """One statement, one round trip on an autocommit session."""
-    result = await session.execute(select(*_COLUMNS).where(Profile.user_id == user_id))
-    row = result.mappings().first()
-    return dict(row) if row is not None else None
+    return await _one(session, Profile.user_id == user_id, visible)
 
 
-async def get_profiles(session: AsyncSession, user_ids: list[uuid.UUID]) -> list[dict[str, Any]]:
+async def get_profiles(
+    session: AsyncSession, user_ids: list[uuid.UUID], visible: Visibility = None
+) -> list[dict[str, Any]]:
     """Many profiles in one query, in the order asked; missing ids are left out."""
-    result = await session.execute(select(*_COLUMNS).where(Profile.user_id.in_(user_ids)))
-    found = {row["user_id"]: dict(row) for row in result.mappings()}
+    statement = select(*_COLUMNS).where(Profile.user_id.in_(user_ids))
+    if visible is not None:
+        statement = statement.where(visible)
+    found = {row["user_id"]: dict(row) for row in (await session.execute(statement)).mappings()}
     return [found[user_id] for user_id in dict.fromkeys(user_ids) if user_id in found]
 
 
-async def find_by_username(session: AsyncSession, username: str) -> dict[str, Any] | None:
-    result = await session.execute(select(*_COLUMNS).where(Profile.username == username.lower()))
-    row = result.mappings().first()
+async def find_by_username(
+    session: AsyncSession, username: str, visible: Visibility = None
+) -> dict[str, Any] | None:
+    return await _one(session, Profile.username == username.lower(), visible)
+
+
+async def _one(
+    session: AsyncSession, condition: ColumnElement[bool], visible: Visibility
+) -> dict[str, Any] | None:
+    statement = select(*_COLUMNS).where(condition)
+    if visible is not None:
+        statement = statement.where(visible)
+    row = (await session.execute(statement)).mappings().first()
     return dict(row) if row is not None else None
 
 

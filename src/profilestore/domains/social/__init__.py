@@ -1,0 +1,1 @@
+"""Social graph: contacts (nickname, favorite) and blocks, and the enforcement of blocks."""

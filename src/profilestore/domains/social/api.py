@@ -1,0 +1,224 @@
+"""REST routes of the social domain: contacts, blocks, and the block check for services."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Body, Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from profilestore.domains.profiles import service as profiles
+from profilestore.domains.profiles.api import MERGE_PATCH, Reader, Writer
+from profilestore.domains.profiles.schemas import PUBLIC_FIELDS
+from profilestore.domains.social import service
+from profilestore.domains.social.schemas import (
+    Block,
+    BlockCheck,
+    BlockPage,
+    BlockWrite,
+    Contact,
+    ContactPage,
+    ContactWrite,
+)
+from profilestore.platform.access import (
+    ADMIN_OR_SERVICE,
+    OWNER_ADMIN_OR_SERVICE_PRIVATE,
+    OWNER_OR_ADMIN_PRIVATE,
+)
+from profilestore.platform.auth import Principal
+from profilestore.platform.cache import Cache, record
+from profilestore.platform.conditional import json_response
+from profilestore.platform.errors import not_found, problem_responses
+from profilestore.platform.jsonutil import dumps, loads
+
+router = APIRouter(prefix="/v1", tags=["social"])
+log = structlog.get_logger("profilestore.social")
+
+CanRead = Annotated[Principal, Depends(OWNER_ADMIN_OR_SERVICE_PRIVATE)]
+CanWrite = Annotated[Principal, Depends(OWNER_OR_ADMIN_PRIVATE)]
+Cursor = Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page")]
+Limit = Annotated[int, Query(ge=1, le=200)]
+CONTACT = "/profiles/{user_id}/contacts/{contact_user_id}"
+BLOCK = "/profiles/{user_id}/blocks/{blocked_user_id}"
+
+
+async def _with_profile(session: AsyncSession, contact: dict[str, Any]) -> dict[str, Any]:
+    profile = await profiles.get_profile(session, contact["contact_user_id"])
+    view = {name: profile[name] for name in PUBLIC_FIELDS} if profile else None
+    return {**contact, "profile": view}
+
+
+@router.put(
+    CONTACT,
+    response_model=Contact,
+    summary="Add (201) or update (200) a contact",
+    responses={201: {"model": Contact}, **problem_responses(401, 404, 409, 413, 415, 422)},
+)
+async def put_contact(
+    user_id: uuid.UUID, contact_user_id: uuid.UUID, body: ContactWrite, session: Writer, _: CanWrite
+) -> Response:
+    contact, created = await service.put_contact(session, user_id, contact_user_id, body)
+    await session.commit()
+    return json_response(await _with_profile(session, contact), status=201 if created else 200)
+
+
+@router.patch(
+    CONTACT,
+    response_model=Contact,
+    summary="Update a contact with a JSON Merge Patch",
+    openapi_extra={"requestBody": {"content": {MERGE_PATCH: {"schema": {"type": "object"}}}}},
+    responses=problem_responses(401, 404, 413, 415, 422),
+)
+async def patch_contact(
+    user_id: uuid.UUID,
+    contact_user_id: uuid.UUID,
+    patch: Annotated[dict[str, Any], Body(media_type=MERGE_PATCH)],
+    session: Writer,
+    _: CanWrite,
+) -> Response:
+    contact = await service.patch_contact(session, user_id, contact_user_id, patch)
+    await session.commit()
+    return json_response(await _with_profile(session, contact))
+
+
+@router.delete(
+    CONTACT,
+    status_code=204,
+    summary="Remove a contact (idempotent)",
+    responses=problem_responses(401, 404),
+)
+async def delete_contact(
+    user_id: uuid.UUID, contact_user_id: uuid.UUID, session: Writer, _: CanWrite
+) -> Response:
+    await service.delete_contact(session, user_id, contact_user_id)
+    await session.commit()
+    return Response(status_code=204)
+
+
+@router.get(
+    "/profiles/{user_id}/contacts",
+    response_model=ContactPage,
+    summary="The user's contacts, each with its public profile, by cursor",
+    responses=problem_responses(401, 404, 422),
+)
+async def list_contacts(
+    user_id: uuid.UUID,
+    session: Reader,
+    _: CanRead,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+    favorite: Annotated[bool | None, Query(description="Only favorites (true) or others")] = None,
+) -> Response:
+    items, next_cursor = await service.list_contacts(
+        session, user_id, cursor=cursor, limit=limit, favorite=favorite
+    )
+    if not items and cursor is None and not await profiles.profile_exists(session, user_id):
+        raise not_found("profile")
+    return json_response({"items": items, "next_cursor": next_cursor})
+
+
+@router.put(
+    BLOCK,
+    response_model=Block,
+    summary="Block a user (also removes them from your contacts)",
+    responses={201: {"model": Block}, **problem_responses(401, 404, 413, 415, 422, 503)},
+)
+async def put_block(
+    request: Request,
+    user_id: uuid.UUID,
+    blocked_user_id: uuid.UUID,
+    session: Writer,
+    _: CanWrite,
+    body: BlockWrite | None = None,
+) -> Response:
+    block, created = await service.put_block(
+        session, user_id, blocked_user_id, body or BlockWrite()
+    )
+    await _commit_and_invalidate(request, session, user_id, blocked_user_id)
+    return json_response(block, status=201 if created else 200)
+
+
+@router.delete(
+    BLOCK,
+    status_code=204,
+    summary="Unblock a user (idempotent)",
+    responses=problem_responses(401, 404, 503),
+)
+async def delete_block(
+    request: Request, user_id: uuid.UUID, blocked_user_id: uuid.UUID, session: Writer, _: CanWrite
+) -> Response:
+    await service.delete_block(session, user_id, blocked_user_id)
+    await _commit_and_invalidate(request, session, user_id, blocked_user_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/profiles/{user_id}/blocks",
+    response_model=BlockPage,
+    summary="The users this user blocks, by cursor",
+    responses=problem_responses(401, 404, 422),
+)
+async def list_blocks(
+    user_id: uuid.UUID, session: Reader, _: CanRead, cursor: Cursor = None, limit: Limit = 50
+) -> Response:
+    items, next_cursor = await service.list_blocks(session, user_id, cursor=cursor, limit=limit)
+    return json_response({"items": items, "next_cursor": next_cursor})
+
+
+@router.get(
+    "/blocks/check",
+    response_model=BlockCheck,
+    summary="Does either user block the other? (services; cached, one indexed look-up)",
+    responses=problem_responses(401, 403, 422),
+)
+async def check_block(
+    request: Request,
+    a: uuid.UUID,
+    b: uuid.UUID,
+    session: Reader,
+    _: Annotated[Principal, Depends(ADMIN_OR_SERVICE)],
+) -> Response:
+    cache: Cache = request.app.state.cache
+    low, high = sorted((a, b))
+    key = block_key(low, high)
+    cached = await cache.get(key)
+    record(cache, cached is not None)
+    if cached is not None:
+        low_blocks_high, high_blocks_low = loads(cached)
+    else:
+        low_blocks_high, high_blocks_low = await service.check(session, low, high)
+        ttl = request.app.state.settings.cache_ttl_seconds
+        await cache.set(key, dumps([low_blocks_high, high_blocks_low]), ttl)
+    a_blocks_b = low_blocks_high if a == low else high_blocks_low
+    b_blocks_a = high_blocks_low if a == low else low_blocks_high
+    body = {
+        "a": a,
+        "b": b,
+        "blocked": a_blocks_b or b_blocks_a,
+        "a_blocks_b": a_blocks_b,
+        "b_blocks_a": b_blocks_a,
+    }
+    return json_response(body)
+
+
+def block_key(a: uuid.UUID, b: uuid.UUID) -> str:
+    low, high = sorted((a, b))
+    return f"blocks:{low.hex}:{high.hex}"
+
+
+async def _commit_and_invalidate(
+    request: Request, session: AsyncSession, owner: uuid.UUID, other: uuid.UUID
+) -> None:
+    """Invalidate before the commit (a cache that cannot be invalidated fails the write with
+    503, changing nothing) and again after it (closing the window of a concurrent refill)."""
+    cache: Cache = request.app.state.cache
+    key = block_key(owner, other)
+    await cache.delete(key)
+    await session.commit()
+    try:
+        await cache.delete(key)
+    except Exception as exc:  # the write is committed; the TTL bounds any staleness
+        log.warning("cache_invalidation_failed", key=key, error=type(exc).__name__)

@@ -1,0 +1,37 @@
+"""Events of the social domain, keyed by the owner's user id. Nicknames and block reasons are
+private to the owner and stay out of event payloads."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from profilestore.platform.events.outbox import emit
+
+PREFIX = "profilestore.social."
+CONTACT_ADDED = PREFIX + "ContactAdded"
+CONTACT_UPDATED = PREFIX + "ContactUpdated"
+CONTACT_REMOVED = PREFIX + "ContactRemoved"
+USER_BLOCKED = PREFIX + "UserBlocked"
+USER_UNBLOCKED = PREFIX + "UserUnblocked"
+
+
+def contact_event(
+    session: AsyncSession,
+    event_type: str,
+    owner: uuid.UUID,
+    contact: uuid.UUID,
+    is_favorite: bool | None = None,
+) -> None:
+    data: dict[str, object] = {"user_id": str(owner), "contact_user_id": str(contact)}
+    if is_favorite is not None:
+        data["is_favorite"] = is_favorite
+    emit(session, event_type=event_type, user_id=owner, aggregatetype="contact", data=data)
+
+
+def block_event(
+    session: AsyncSession, event_type: str, owner: uuid.UUID, blocked: uuid.UUID
+) -> None:
+    data = {"user_id": str(owner), "blocked_user_id": str(blocked)}
+    emit(session, event_type=event_type, user_id=owner, aggregatetype="block", data=data)

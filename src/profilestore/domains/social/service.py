@@ -1,0 +1,256 @@
+"""Rules of the social domain. Every write first locks the owner's profile row, which orders a
+user's writes (and their events) and makes concurrent adds of one contact yield one row."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import ColumnElement, and_, delete, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from profilestore.domains.profiles import service as profiles
+from profilestore.domains.profiles.schemas import PUBLIC_FIELDS
+from profilestore.domains.profiles.validation import merge_patch
+from profilestore.domains.social import events
+from profilestore.domains.social.models import Block, Contact
+from profilestore.domains.social.schemas import BlockWrite, ContactWrite
+from profilestore.platform.db import utcnow
+from profilestore.platform.errors import FieldError, ProblemError, not_found, validation_problem
+
+_CONTACT_FIELDS = (
+    "user_id",
+    "contact_user_id",
+    "nickname",
+    "is_favorite",
+    "created_at",
+    "updated_at",
+    "version",
+)
+_BLOCK_FIELDS = ("user_id", "blocked_user_id", "reason", "created_at")
+
+
+def not_blocked_by(owner: Any, viewer: uuid.UUID) -> ColumnElement[bool]:
+    """A filter for queries over another domain's rows: hide owners who block the viewer."""
+    return ~exists().where(Block.user_id == owner, Block.blocked_user_id == viewer)
+
+
+async def blocks(session: AsyncSession, owner: uuid.UUID, other: uuid.UUID) -> bool:
+    statement = select(Block.user_id).where(Block.user_id == owner, Block.blocked_user_id == other)
+    return (await session.execute(statement)).first() is not None
+
+
+async def check(session: AsyncSession, a: uuid.UUID, b: uuid.UUID) -> tuple[bool, bool]:
+    """(a blocks b, b blocks a) in one indexed query (two primary-key probes)."""
+    statement = select(Block.user_id).where(
+        or_(
+            and_(Block.user_id == a, Block.blocked_user_id == b),
+            and_(Block.user_id == b, Block.blocked_user_id == a),
+        )
+    )
+    owners = {row.user_id for row in await session.execute(statement)}
+    return a in owners, b in owners
+
+
+def _refuse_self(owner: uuid.UUID, other: uuid.UUID, field: str) -> None:
+    if owner == other:
+        error = FieldError(field=f"path.{field}", message="must differ from user_id", code="self")
+        raise ProblemError(422, "validation-failed", "The request is not valid.", errors=[error])
+
+
+async def _lock_owner(session: AsyncSession, owner: uuid.UUID) -> None:
+    if await profiles.lock_profile(session, owner) is None:
+        raise not_found("profile")
+
+
+async def _require_visible_profile(
+    session: AsyncSession, owner: uuid.UUID, other: uuid.UUID
+) -> None:
+    """The other user must have a profile, and must not block the owner (else: as if absent)."""
+    if not await profiles.profile_exists(session, other) or await blocks(session, other, owner):
+        raise not_found("profile")
+
+
+def _contact_dict(contact: Contact) -> dict[str, Any]:
+    return {name: getattr(contact, name) for name in _CONTACT_FIELDS}
+
+
+async def _get_contact(session: AsyncSession, owner: uuid.UUID, other: uuid.UUID) -> Contact | None:
+    statement = select(Contact).where(Contact.user_id == owner, Contact.contact_user_id == other)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def put_contact(
+    session: AsyncSession, owner: uuid.UUID, other: uuid.UUID, data: ContactWrite
+) -> tuple[dict[str, Any], bool]:
+    _refuse_self(owner, other, "contact_user_id")
+    await _lock_owner(session, owner)
+    await _require_visible_profile(session, owner, other)
+    if await blocks(session, owner, other):
+        raise ProblemError(409, "contact-blocked", "You block this user: unblock them first.")
+    contact = await _get_contact(session, owner, other)
+    now = utcnow()
+    if contact is None:
+        contact = Contact(
+            user_id=owner,
+            contact_user_id=other,
+            **data.model_dump(),
+            created_at=now,
+            updated_at=now,
+            version=1,
+        )
+        session.add(contact)
+        await session.flush()
+        events.contact_event(session, events.CONTACT_ADDED, owner, other, contact.is_favorite)
+        return _contact_dict(contact), True
+    return await _update_contact(session, contact, data), False
+
+
+async def patch_contact(
+    session: AsyncSession, owner: uuid.UUID, other: uuid.UUID, patch: dict[str, Any]
+) -> dict[str, Any]:
+    await _lock_owner(session, owner)
+    contact = await _get_contact(session, owner, other)
+    if contact is None:
+        raise not_found("contact")
+    current = {"nickname": contact.nickname, "is_favorite": contact.is_favorite}
+    try:
+        data = ContactWrite.model_validate(merge_patch(current, patch))
+    except ValidationError as exc:
+        raise validation_problem(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        ) from None
+    return await _update_contact(session, contact, data)
+
+
+async def _update_contact(
+    session: AsyncSession, contact: Contact, data: ContactWrite
+) -> dict[str, Any]:
+    values = data.model_dump()
+    changed = [name for name, value in values.items() if getattr(contact, name) != value]
+    if changed:
+        for name in changed:
+            setattr(contact, name, values[name])
+        contact.updated_at = utcnow()
+        contact.version += 1
+        await session.flush()
+        events.contact_event(
+            session,
+            events.CONTACT_UPDATED,
+            contact.user_id,
+            contact.contact_user_id,
+            contact.is_favorite,
+        )
+    return _contact_dict(contact)
+
+
+async def delete_contact(session: AsyncSession, owner: uuid.UUID, other: uuid.UUID) -> bool:
+    await _lock_owner(session, owner)
+    return await _remove_contact(session, owner, other)
+
+
+async def _remove_contact(session: AsyncSession, owner: uuid.UUID, other: uuid.UUID) -> bool:
+    result = await session.execute(
+        delete(Contact).where(Contact.user_id == owner, Contact.contact_user_id == other)
+    )
+    removed = bool(getattr(result, "rowcount", 0))
+    if removed:
+        events.contact_event(session, events.CONTACT_REMOVED, owner, other)
+    return removed
+
+
+async def list_contacts(
+    session: AsyncSession,
+    owner: uuid.UUID,
+    *,
+    cursor: str | None,
+    limit: int,
+    favorite: bool | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page in contact-id order; contacts who block the owner are left out. Each contact's
+    public profile comes from one batch query (no N+1)."""
+    statement = (
+        select(Contact)
+        .where(Contact.user_id == owner, not_blocked_by(Contact.contact_user_id, owner))
+        .order_by(Contact.contact_user_id)
+        .limit(limit + 1)
+    )
+    if favorite is not None:
+        statement = statement.where(Contact.is_favorite.is_(favorite))
+    if cursor is not None:
+        statement = statement.where(Contact.contact_user_id > decode_cursor(cursor))
+    rows = list((await session.execute(statement)).scalars())
+    page, more = rows[:limit], len(rows) > limit
+    found = await profiles.get_profiles(session, [c.contact_user_id for c in page])
+    views = {p["user_id"]: {name: p[name] for name in PUBLIC_FIELDS} for p in found}
+    items = [{**_contact_dict(c), "profile": views.get(c.contact_user_id)} for c in page]
+    return items, encode_cursor(page[-1].contact_user_id) if more else None
+
+
+async def put_block(
+    session: AsyncSession, owner: uuid.UUID, other: uuid.UUID, data: BlockWrite
+) -> tuple[dict[str, Any], bool]:
+    """Block ``other``; also removes them from the owner's contacts."""
+    _refuse_self(owner, other, "blocked_user_id")
+    await _lock_owner(session, owner)
+    if not await profiles.profile_exists(session, other):
+        raise not_found("profile")
+    statement = select(Block).where(Block.user_id == owner, Block.blocked_user_id == other)
+    block = (await session.execute(statement)).scalar_one_or_none()
+    if block is not None:
+        block.reason = data.reason
+        await session.flush()
+        return _block_dict(block), False
+    block = Block(user_id=owner, blocked_user_id=other, reason=data.reason, created_at=utcnow())
+    session.add(block)
+    await _remove_contact(session, owner, other)
+    await session.flush()
+    events.block_event(session, events.USER_BLOCKED, owner, other)
+    return _block_dict(block), True
+
+
+async def delete_block(session: AsyncSession, owner: uuid.UUID, other: uuid.UUID) -> bool:
+    await _lock_owner(session, owner)
+    result = await session.execute(
+        delete(Block).where(Block.user_id == owner, Block.blocked_user_id == other)
+    )
+    removed = bool(getattr(result, "rowcount", 0))
+    if removed:
+        events.block_event(session, events.USER_UNBLOCKED, owner, other)
+    return removed
+
+
+async def list_blocks(
+    session: AsyncSession, owner: uuid.UUID, *, cursor: str | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    statement = (
+        select(Block).where(Block.user_id == owner).order_by(Block.blocked_user_id).limit(limit + 1)
+    )
+    if cursor is not None:
+        statement = statement.where(Block.blocked_user_id > decode_cursor(cursor))
+    rows = list((await session.execute(statement)).scalars())
+    page, more = rows[:limit], len(rows) > limit
+    return [_block_dict(b) for b in page], encode_cursor(page[-1].blocked_user_id) if more else None
+
+
+def _block_dict(block: Block) -> dict[str, Any]:
+    return {name: getattr(block, name) for name in _BLOCK_FIELDS}
+
+
+def encode_cursor(last: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(last.bytes).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):
+        error = FieldError(
+            field="query.cursor", message="not a cursor from this API", code="cursor"
+        )
+        raise ProblemError(
+            422, "validation-failed", "The request is not valid.", errors=[error]
+        ) from None

@@ -1,0 +1,112 @@
+"""Caches: in-process (embedded, one process) or Redis (shared by every replica). Values are
+bytes; callers invalidate after their transaction commits. A cache failure degrades to a miss."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import Protocol
+
+import structlog
+from prometheus_client import Counter
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = structlog.get_logger("profilestore.cache")
+CACHE_REQUESTS = Counter(
+    "profilestore_cache_requests_total",
+    "Cache look-ups by cache name and result",
+    ["cache", "result"],
+)
+
+
+class Cache(Protocol):
+    name: str
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None: ...
+
+    async def delete(self, *keys: str) -> None: ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryCache:
+    """A bounded LRU with expiry, for the single-process embedded default."""
+
+    name = "memory"
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._max_entries = max_entries
+
+    async def get(self, key: str) -> bytes | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            self._entries.pop(key, None)
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        self._entries[key] = (time.monotonic() + ttl_seconds, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    async def delete(self, *keys: str) -> None:
+        for key in keys:
+            self._entries.pop(key, None)
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._entries.clear()
+
+
+class RedisCache:
+    """Redis, shared by all replicas. Errors are logged and treated as misses: the database
+    stays the source of truth, so a Redis outage slows reads but never fails them."""
+
+    name = "redis"
+
+    def __init__(self, url: str, prefix: str = "profilestore:") -> None:
+        self._redis = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._prefix = prefix
+
+    async def get(self, key: str) -> bytes | None:
+        try:
+            value = await self._redis.get(self._prefix + key)
+        except (RedisError, OSError) as exc:
+            log.warning("cache_unavailable", op="get", error=type(exc).__name__)
+            return None
+        return value if isinstance(value, bytes) else None
+
+    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        try:
+            await self._redis.set(self._prefix + key, value, px=max(1, int(ttl_seconds * 1000)))
+        except (RedisError, OSError) as exc:
+            log.warning("cache_unavailable", op="set", error=type(exc).__name__)
+
+    async def delete(self, *keys: str) -> None:
+        """Invalidation must not be lost silently: a failure raises (the caller answers 503)."""
+        if keys:
+            await self._redis.delete(*(self._prefix + key for key in keys))
+
+    async def ping(self) -> None:
+        await self._redis.ping()
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def build_cache(redis_url: str | None, prefix: str) -> Cache:
+    return RedisCache(redis_url, prefix) if redis_url else MemoryCache()
+
+
+def record(cache: Cache, hit: bool) -> None:
+    CACHE_REQUESTS.labels(cache.name, "hit" if hit else "miss").inc()
