@@ -75,7 +75,7 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise InvalidToken("malformed token") from exc
         algorithm = header.get("alg")
-        if algorithm not in self._algorithms:
+        if not isinstance(algorithm, str) or algorithm not in self._algorithms:
             raise InvalidToken("algorithm not allowed")
         key = await self._key_for(algorithm, header.get("kid"))
         try:
