@@ -26,7 +26,7 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL: postgresql+asyncpg://... or sqlite+aiosqlite:///...; "
         "unset means a SQLite file under data_dir.",
     )
-    database_pool_size: int = Field(10, ge=1, le=200)
+    database_pool_size: int = Field(20, ge=1, le=200)
     database_max_overflow: int = Field(10, ge=0, le=200)
     database_timeout_seconds: float = Field(5.0, gt=0, le=120)
 
@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     jwt_leeway_seconds: int = Field(30, ge=0, le=300)
     jwt_roles_claim: str = Field("role", description="Claim holding roles; dots walk objects.")
+    jwt_verified_cache_size: int = Field(
+        10_000, ge=0, le=1_000_000, description="Verified tokens kept per process (0: off)."
+    )
+    jwt_verified_cache_seconds: float = Field(
+        60.0, ge=0, le=3600, description="How long a verified token is trusted without re-check."
+    )
     jwks_cache_seconds: int = Field(600, ge=10, le=86400)
     jwks_min_refetch_seconds: float = Field(30.0, ge=0, le=3600)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -22,20 +23,40 @@ async def create(client: httpx.AsyncClient, user: uuid.UUID, **fields: Any) -> h
 
 
 class StatementCounter:
-    """Counts SQL statements the app's engine sends (BEGIN/COMMIT on SQLite included)."""
+    """Counts SQL statements the app's engine sends (BEGIN/COMMIT on SQLite included).
+
+    Statements run through SQLAlchemy are seen by its events; prepared reads that run on the
+    asyncpg driver directly (``platform.reads``) are seen by asyncpg's query logger, installed
+    on every connection checked out of the pool while counting."""
 
     def __init__(self, app: FastAPI) -> None:
         self.engine = app.state.db.engine.sync_engine
         self.statements: list[str] = []
+        self._logged: list[Any] = []
 
-    def __enter__(self) -> StatementCounter:
+    async def __aenter__(self) -> StatementCounter:
         event.listen(self.engine, "before_cursor_execute", self._record)
         event.listen(self.engine, "begin", self._begin)
+        event.listen(self.engine, "checkout", self._checkout)
         return self
 
-    def __exit__(self, *_: object) -> None:
+    async def __aexit__(self, *_: object) -> None:
+        await asyncio.sleep(0)  # asyncpg calls query loggers with call_soon
         event.remove(self.engine, "before_cursor_execute", self._record)
         event.remove(self.engine, "begin", self._begin)
+        event.remove(self.engine, "checkout", self._checkout)
+        for driver in self._logged:
+            driver.remove_query_logger(self._driver_query)
+
+    def _checkout(self, _dbapi_connection: Any, pool_entry: Any, *_: Any) -> None:
+        driver = pool_entry.driver_connection
+        if hasattr(driver, "add_query_logger") and driver not in self._logged:
+            driver.add_query_logger(self._driver_query)
+            self._logged.append(driver)
+
+    def _driver_query(self, record: Any) -> None:
+        if not record.query.startswith(("BEGIN", "COMMIT", "ROLLBACK")):  # SQLAlchemy's own
+            self.statements.append(record.query)
 
     def _record(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         self.statements.append(statement)
@@ -241,7 +262,7 @@ async def test_batch_read_of_100_is_one_query(client: httpx.AsyncClient, app: Fa
         await create(client, user, timezone="Asia/Tokyo")
     reader = uuid.uuid4()
     ordered = list(reversed(users))
-    with StatementCounter(app) as counter:
+    async with StatementCounter(app) as counter:
         response = await client.get(
             "/v1/profiles", params={"ids": ",".join(map(str, ordered))}, headers=bearer(reader)
         )
@@ -272,7 +293,7 @@ async def test_batch_read_limits(client: httpx.AsyncClient) -> None:
 async def test_single_read_is_one_round_trip(client: httpx.AsyncClient, app: FastAPI) -> None:
     user = uuid.uuid4()
     await create(client, user)
-    with StatementCounter(app) as counter:
+    async with StatementCounter(app) as counter:
         response = await client.get(f"/v1/profiles/{user}", headers=bearer(user))
     assert response.status_code == 200
     assert counter.statements and len(counter.statements) == 1, counter.statements

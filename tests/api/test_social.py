@@ -128,7 +128,7 @@ async def test_pagination_over_thousands_of_contacts(
     pages = 0
     while True:
         params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
-        with StatementCounter(app) as counter:
+        async with StatementCounter(app) as counter:
             page = (
                 await client.get(
                     f"/v1/profiles/{owner}/contacts", params=params, headers=bearer(owner)
@@ -290,7 +290,7 @@ async def test_block_check_is_cached_and_invalidated(
 ) -> None:
     a, b = await make_user(client), await make_user(client)
     assert (await check(client, a, b))["blocked"] is False
-    with StatementCounter(app) as counter:
+    async with StatementCounter(app) as counter:
         assert (await check(client, b, a))["blocked"] is False
     assert counter.statements == []  # served from the cache
     await client.put(block_url(b, a), headers=bearer(b))
@@ -327,7 +327,7 @@ async def test_block_check_with_redis(client: httpx.AsyncClient, app: FastAPI) -
     try:
         a, b = await make_user(client), await make_user(client)
         assert (await check(client, a, b))["blocked"] is False
-        with StatementCounter(app) as counter:
+        async with StatementCounter(app) as counter:
             assert (await check(client, a, b))["blocked"] is False
         assert counter.statements == []
         await client.put(block_url(a, b), headers=bearer(a))

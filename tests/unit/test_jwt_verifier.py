@@ -827,3 +827,69 @@ async def test_outage_after_keys_were_loaded_keeps_the_cached_keys(
     assert (await verifier.verify(key.sign())).user_id is not None  # stale keys still serve
     assert await rejected(verifier, key.sign(kid="unknown"))  # 401, not 503
     assert jwks_server.requests >= 2
+
+
+# --------------------------------------------------------------------------- verified-token cache
+
+
+def count_signature_checks(verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records each token whose signature and claims the verifier actually checks."""
+    checked: list[str] = []
+    original = verifier._verify_signed
+
+    async def spy(token: str) -> tuple[Principal, float]:
+        checked.append(token)
+        return await original(token)
+
+    monkeypatch.setattr(verifier, "_verify_signed", spy)
+    return checked
+
+
+async def test_a_verified_token_is_checked_once(
+    hs_verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked = count_signature_checks(hs_verifier, monkeypatch)
+    token = hs_token()
+    first = await hs_verifier.verify(token)
+    assert await hs_verifier.verify(token) == first
+    assert checked == [token]
+    assert await rejected(hs_verifier, hs_token(TEST_SECRET + "x"))
+    assert await rejected(hs_verifier, hs_token(TEST_SECRET + "x"))  # failures are not kept
+
+
+async def test_a_cached_token_still_expires(make_verifier: MakeVerifier) -> None:
+    verifier = make_verifier(jwt_secret=TEST_SECRET, jwt_leeway_seconds=0)
+    expires = int(time.time()) + 1
+    token = hs_token(exp=expires)
+    await verifier.verify(token)
+    await asyncio.sleep(expires + 0.05 - time.time())
+    assert await rejected(verifier, token)
+
+
+async def test_a_cached_token_is_checked_again_after_the_cache_lifetime(
+    make_verifier: MakeVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = make_verifier(jwt_secret=TEST_SECRET, jwt_verified_cache_seconds=0.2)
+    checked = count_signature_checks(verifier, monkeypatch)
+    token = hs_token()
+    await verifier.verify(token)
+    await verifier.verify(token)
+    await asyncio.sleep(0.25)
+    await verifier.verify(token)
+    assert checked == [token, token]
+
+
+async def test_the_cache_is_bounded_and_can_be_turned_off(
+    make_verifier: MakeVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bounded = make_verifier(jwt_secret=TEST_SECRET, jwt_verified_cache_size=2)
+    checked = count_signature_checks(bounded, monkeypatch)
+    tokens = [hs_token() for _ in range(3)]
+    for token in [*tokens, tokens[2], tokens[0]]:
+        await bounded.verify(token)
+    assert checked == [*tokens, tokens[0]]  # the oldest went first; the newest stayed
+    off = make_verifier(jwt_secret=TEST_SECRET, jwt_verified_cache_size=0)
+    checked_off = count_signature_checks(off, monkeypatch)
+    await off.verify(tokens[0])
+    await off.verify(tokens[0])
+    assert checked_off == [tokens[0], tokens[0]]

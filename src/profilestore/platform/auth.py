@@ -54,8 +54,42 @@ class AuthUnavailable(Exception):
     """Keys could not be loaded (JWKS unreachable): answer 503, not 401."""
 
 
+class VerifiedTokens:
+    """Recently verified tokens and their principals, so a client sending the same token on
+    every request pays for the signature check once per ``ttl_seconds``, not per request.
+
+    An entry lives until the token's ``exp`` (plus leeway) or ``ttl_seconds``, whichever comes
+    first, so a key withdrawn from the JWKS stops being honoured within ``ttl_seconds``. The
+    table is bounded: when full, the oldest entries go first. Only successes are kept.
+    """
+
+    def __init__(self, max_entries: int, ttl_seconds: float) -> None:
+        self.max_entries = max_entries
+        self.ttl_seconds = ttl_seconds
+        self._entries: dict[str, tuple[Principal, float]] = {}
+
+    def get(self, token: str) -> Principal | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        if time.time() >= entry[1]:
+            del self._entries[token]
+            return None
+        return entry[0]
+
+    def put(self, token: str, principal: Principal, expires_at: float) -> None:
+        if self.max_entries <= 0:
+            return
+        while len(self._entries) >= self.max_entries:
+            del self._entries[next(iter(self._entries))]
+        self._entries[token] = (principal, min(expires_at, time.time() + self.ttl_seconds))
+
+
 class TokenVerifier:
     def __init__(self, settings: Settings, secret: str | None, jwks: JwksCache | None) -> None:
+        self._verified = VerifiedTokens(
+            settings.jwt_verified_cache_size, settings.jwt_verified_cache_seconds
+        )
         self._algorithms = frozenset(settings.jwt_algorithms)
         self._secret = secret
         self._jwks = jwks
@@ -70,6 +104,14 @@ class TokenVerifier:
             await self._jwks.aclose()
 
     async def verify(self, token: str) -> Principal:
+        principal = self._verified.get(token)
+        if principal is not None:
+            return principal
+        principal, expires_at = await self._verify_signed(token)
+        self._verified.put(token, principal, expires_at)
+        return principal
+
+    async def _verify_signed(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -90,7 +132,7 @@ class TokenVerifier:
             )
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise InvalidToken(type(exc).__name__) from exc
-        return self._principal(claims)
+        return self._principal(claims), float(claims["exp"]) + self._leeway
 
     async def _key_for(self, algorithm: str, kid: Any) -> Any:
         if algorithm.startswith("HS"):

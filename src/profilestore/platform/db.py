@@ -63,6 +63,8 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         url = settings.effective_database_url
         self.is_sqlite = url.startswith("sqlite")
+        self.is_postgresql = url.startswith("postgresql+asyncpg")
+        self.timeout_seconds = settings.database_timeout_seconds
         if self.is_sqlite:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             self.engine = create_async_engine(
@@ -110,7 +112,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def database(request: Request) -> Database:
+async def database(request: Request) -> Database:
+    """The app's Database (async, so FastAPI does not hand it to a worker thread)."""
     db: Database = request.app.state.db
     return db
 
@@ -118,7 +121,7 @@ def database(request: Request) -> Database:
 async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work. The route commits it once (with its outbox rows); anything
     else rolls back. After a commit that emitted events, the in-process relay is woken."""
-    async with database(request).write_session() as session:
+    async with (await database(request)).write_session() as session:
         session.info["event_options"] = request.app.state.event_options
         yield session
         relay = getattr(request.app.state, "relay", None)
@@ -127,5 +130,5 @@ async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with database(request).read_session() as session:
+    async with (await database(request)).read_session() as session:
         yield session

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
@@ -29,11 +30,12 @@ from profilestore.platform.conditional import (
     not_modified,
     not_modified_response,
 )
-from profilestore.platform.db import read_session, write_session
+from profilestore.platform.db import Database, database, read_session, write_session
 from profilestore.platform.errors import FieldError, ProblemError, not_found, problem_responses
 
 router = APIRouter(prefix="/v1", tags=["profiles"])
 
+Db = Annotated[Database, Depends(database)]
 Reader = Annotated[AsyncSession, Depends(read_session)]
 Writer = Annotated[AsyncSession, Depends(write_session)]
 IfMatch = Annotated[str | None, Header(description="ETag of the version you read; 412 if stale")]
@@ -42,11 +44,16 @@ UserId = Annotated[uuid.UUID, "the profile's user id"]
 MERGE_PATCH = "application/merge-patch+json"
 
 
-def visibility(principal: Principal) -> service.Visibility:
+VISIBLE_TO_VIEWER = service.ProfileReads(
+    social.not_blocked_by(ProfileRow.user_id, bindparam("viewer"))
+)
+
+
+def reads_for(principal: Principal) -> tuple[service.ProfileReads, dict[str, Any]]:
     """Users never see profiles of those who block them; admins and services see all."""
     if principal.is_admin or principal.is_service or principal.user_id is None:
-        return None
-    return social.not_blocked_by(ProfileRow.user_id, principal.user_id)
+        return service.PROFILES, {}
+    return VISIBLE_TO_VIEWER, {"viewer": principal.user_id}
 
 
 def sees_everything(principal: Principal, user_id: uuid.UUID) -> bool:
@@ -81,13 +88,13 @@ def profile_response(
     responses=problem_responses(401, 404),
 )
 async def get_me(
-    session: Reader,
+    db: Db,
     principal: Annotated[Principal, Depends(SIGNED_IN)],
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     if principal.user_id is None:
         raise not_found("profile")
-    profile = await service.get_profile(session, principal.user_id)
+    profile = await service.get_profile(db, principal.user_id)
     if profile is None:
         raise not_found("profile")
     return profile_response(profile, principal, if_none_match=if_none_match)
@@ -101,19 +108,20 @@ async def get_me(
 )
 async def find_profiles(
     request: Request,
-    session: Reader,
+    db: Db,
     principal: Annotated[Principal, Depends(SIGNED_IN)],
     ids: Annotated[str | None, Query(description="Comma-separated user ids")] = None,
     username: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Response:
     if (ids is None) == (username is None):
         raise _query_error("query", "give exactly one of ids or username")
+    reads, viewer = reads_for(principal)
     if username is not None:
-        found = await service.find_by_username(session, username, visibility(principal))
+        found = await reads.find_by_username(db, username, **viewer)
         profiles = [found] if found is not None else []
     else:
         user_ids = _parse_ids(ids or "", request.app.state.settings.batch_max_ids)
-        profiles = await service.get_profiles(session, user_ids, visibility(principal))
+        profiles = await reads.get_many(db, user_ids, **viewer)
     return json_response({"items": [view(p, principal) for p in profiles]})
 
 
@@ -142,11 +150,12 @@ def _query_error(field: str, message: str) -> ProblemError:
 )
 async def get_profile(
     user_id: UserId,
-    session: Reader,
+    db: Db,
     principal: Annotated[Principal, Depends(SIGNED_IN)],
     if_none_match: IfNoneMatch = None,
 ) -> Response:
-    profile = await service.get_profile(session, user_id, visibility(principal))
+    reads, viewer = reads_for(principal)
+    profile = await reads.get(db, user_id, **viewer)
     if profile is None:
         raise not_found("profile")
     return profile_response(profile, principal, if_none_match=if_none_match)
@@ -159,9 +168,10 @@ async def get_profile(
     responses=problem_responses(401, 404, 422),
 )
 async def get_presence(
-    user_id: UserId, session: Reader, principal: Annotated[Principal, Depends(SIGNED_IN)]
+    user_id: UserId, db: Db, principal: Annotated[Principal, Depends(SIGNED_IN)]
 ) -> Response:
-    profile = await service.get_profile(session, user_id, visibility(principal))
+    reads, viewer = reads_for(principal)
+    profile = await reads.get(db, user_id, **viewer)
     if profile is None:
         raise not_found("profile")
     presence = {"user_id": user_id, "status": profile["status"]}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,12 +17,14 @@ from profilestore.domains.profiles.models import Address, Profile
 from profilestore.domains.profiles.schemas import ALL_FIELDS, PresenceWrite, ProfileWrite
 from profilestore.domains.profiles.validation import merge_patch
 from profilestore.platform.conditional import check_if_match, check_if_none_match_create
-from profilestore.platform.db import utcnow
+from profilestore.platform.db import Database, utcnow
 from profilestore.platform.errors import ProblemError, not_found, validation_problem
+from profilestore.platform.reads import PreparedRead
 
 _COLUMNS = [Profile.__table__.c[name] for name in ALL_FIELDS]
 _WRITABLE = tuple(ProfileWrite.model_fields)
 PRESENCE_FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+Source = Database | AsyncSession
 
 
 @dataclass
@@ -34,42 +36,46 @@ class ProfileChange:
     changed: list[str] = field(default_factory=list)
 
 
-Visibility = ColumnElement[bool] | None
-"""An extra filter from the caller (e.g. the social domain's "not blocked by the viewer")."""
+class ProfileReads:
+    """The profile reads, each prepared once (see ``platform.reads``), narrowed by ``filters``
+    (e.g. the social domain's "not blocked by ``:viewer``"); their values are passed by name."""
+
+    def __init__(self, *filters: ColumnElement[bool]) -> None:
+        base = select(*_COLUMNS).where(*filters)
+        self.by_id = PreparedRead(base.where(Profile.user_id == bindparam("user_id")))
+        self.by_username = PreparedRead(base.where(Profile.username == bindparam("username")))
+        self.by_ids = PreparedRead(
+            base.where(Profile.user_id.in_(bindparam("user_ids", expanding=True)))
+        )
+
+    async def get(self, source: Source, user_id: uuid.UUID, **values: Any) -> dict[str, Any] | None:
+        """One statement, one round trip."""
+        return await self.by_id.one(source, user_id=user_id, **values)
+
+    async def find_by_username(
+        self, source: Source, username: str, **values: Any
+    ) -> dict[str, Any] | None:
+        return await self.by_username.one(source, username=username.lower(), **values)
+
+    async def get_many(
+        self, source: Source, user_ids: list[uuid.UUID], **values: Any
+    ) -> list[dict[str, Any]]:
+        """Many profiles in one query, in the order asked; missing ids are left out."""
+        rows = await self.by_ids.all(source, user_ids=user_ids, **values)
+        found = {row["user_id"]: row for row in rows}
+        return [found[user_id] for user_id in dict.fromkeys(user_ids) if user_id in found]
 
 
-async def get_profile(
-    session: AsyncSession, user_id: uuid.UUID, visible: Visibility = None
-) -> dict[str, Any] | None:
-    """One statement, one round trip on an autocommit session."""
-    return await _one(session, Profile.user_id == user_id, visible)
+PROFILES = ProfileReads()
+"""Reads that see every profile (the owner's, an admin's or a service's view)."""
 
 
-async def get_profiles(
-    session: AsyncSession, user_ids: list[uuid.UUID], visible: Visibility = None
-) -> list[dict[str, Any]]:
-    """Many profiles in one query, in the order asked; missing ids are left out."""
-    statement = select(*_COLUMNS).where(Profile.user_id.in_(user_ids))
-    if visible is not None:
-        statement = statement.where(visible)
-    found = {row["user_id"]: dict(row) for row in (await session.execute(statement)).mappings()}
-    return [found[user_id] for user_id in dict.fromkeys(user_ids) if user_id in found]
+async def get_profile(source: Source, user_id: uuid.UUID) -> dict[str, Any] | None:
+    return await PROFILES.get(source, user_id)
 
 
-async def find_by_username(
-    session: AsyncSession, username: str, visible: Visibility = None
-) -> dict[str, Any] | None:
-    return await _one(session, Profile.username == username.lower(), visible)
-
-
-async def _one(
-    session: AsyncSession, condition: ColumnElement[bool], visible: Visibility
-) -> dict[str, Any] | None:
-    statement = select(*_COLUMNS).where(condition)
-    if visible is not None:
-        statement = statement.where(visible)
-    row = (await session.execute(statement)).mappings().first()
-    return dict(row) if row is not None else None
+async def get_profiles(source: Source, user_ids: list[uuid.UUID]) -> list[dict[str, Any]]:
+    return await PROFILES.get_many(source, user_ids)
 
 
 async def profile_exists(session: AsyncSession, user_id: uuid.UUID) -> bool:

@@ -33,7 +33,7 @@ _CONTACT_FIELDS = (
 _BLOCK_FIELDS = ("user_id", "blocked_user_id", "reason", "created_at")
 
 
-def not_blocked_by(owner: Any, viewer: uuid.UUID) -> ColumnElement[bool]:
+def not_blocked_by(owner: Any, viewer: uuid.UUID | ColumnElement[Any]) -> ColumnElement[bool]:
     """A filter for queries over another domain's rows: hide owners who block the viewer."""
     return ~exists().where(Block.user_id == owner, Block.blocked_user_id == viewer)
 

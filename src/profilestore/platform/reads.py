@@ -1,0 +1,165 @@
+"""Reads prepared once, run with the least work per request (the hot read path).
+
+A ``PreparedRead`` wraps a Core ``select`` whose values are named ``bindparam`` s. It is built
+once, at import. Run against the ``Database``:
+
+- on PostgreSQL it runs on the pooled connection's asyncpg driver directly. The SQL is
+  compiled once per engine, asyncpg keeps the server-side prepared statement, and rows are
+  converted by the column types' own result processors. No statement is built, cache-keyed or
+  compiled per request, and no ORM session is opened;
+- on SQLite (and for statements with expanding ``IN`` parameters) it runs through SQLAlchemy
+  Core on an autocommit connection.
+
+Both give the same dicts (the test suite holds them equal). Run against an ``AsyncSession``,
+it executes inside that session's transaction, so a write can reuse the same read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+from sqlalchemy import Select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+if TYPE_CHECKING:
+    from profilestore.platform.db import Database
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Parameter:
+    """One positional parameter: a value passed by name, or a literal of the statement."""
+
+    key: str
+    convert: Processor
+    literal: Any
+    required: bool
+
+    def value(self, values: dict[str, Any]) -> Any:
+        if self.key in values:
+            value = values[self.key]
+        elif self.required:
+            raise KeyError(f"missing value for the bound parameter {self.key!r}")
+        else:
+            value = self.literal
+        return value if self.convert is None else self.convert(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _DriverQuery:
+    """The statement compiled for one dialect: SQL, parameter order and converters."""
+
+    sql: str
+    parameters: tuple[_Parameter, ...]
+    columns: tuple[tuple[str, Processor], ...]
+
+    def arguments(self, values: dict[str, Any]) -> list[Any]:
+        return [parameter.value(values) for parameter in self.parameters]
+
+    def row(self, record: Any) -> dict[str, Any]:
+        return {
+            name: value if convert is None or value is None else convert(value)
+            for (name, convert), value in zip(self.columns, record, strict=True)
+        }
+
+
+def _compile(statement: Select[Any], dialect: Dialect) -> _DriverQuery | None:
+    """The driver-level form of ``statement``, or None where the Core path must be used."""
+    compiled = statement.compile(dialect=dialect)
+    binds = compiled.binds
+    order = compiled.positiontup
+    if order is None or any(binds[name].expanding for name in order):
+        return None
+    parameters = tuple(
+        _Parameter(
+            key=bind.key,
+            convert=bind.type.dialect_impl(dialect).bind_processor(dialect),
+            literal=bind.effective_value,
+            required=bind.required,
+        )
+        for bind in (binds[name] for name in order)
+    )
+    columns = tuple(
+        (str(column.key), column.type.dialect_impl(dialect).result_processor(dialect, None))
+        for column in statement.selected_columns
+    )
+    return _DriverQuery(str(compiled), parameters, columns)
+
+
+class PreparedRead:
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self._driver_queries: dict[int, _DriverQuery | None] = {}
+
+    async def one(self, source: Database | AsyncSession, **values: Any) -> dict[str, Any] | None:
+        rows = await self._run(source, values, first_only=True)
+        return rows[0] if rows else None
+
+    async def all(self, source: Database | AsyncSession, **values: Any) -> list[dict[str, Any]]:
+        return await self._run(source, values, first_only=False)
+
+    async def _run(
+        self, source: Database | AsyncSession, values: dict[str, Any], *, first_only: bool
+    ) -> list[dict[str, Any]]:
+        if isinstance(source, AsyncSession):
+            return _dicts((await source.execute(self.statement, values)).mappings(), first_only)
+        query = self._driver_query(source) if source.is_postgresql else None
+        if query is None:
+            async with source.read_engine.connect() as connection:
+                result = await connection.execute(self.statement, values)
+                return _dicts(result.mappings(), first_only)
+        return await _run_on_driver(source, query, values, first_only)
+
+    def _driver_query(self, db: Database) -> _DriverQuery | None:
+        key = id(db.engine.dialect)
+        if key not in self._driver_queries:
+            self._driver_queries[key] = _compile(self.statement, db.engine.dialect)
+        return self._driver_queries[key]
+
+
+def _connection_broken(driver: Any, exc: Exception) -> bool:
+    """Whether the connection is unusable after ``exc`` (it then leaves the pool)."""
+    if driver.is_closed() or not isinstance(exc, asyncpg.PostgresError):
+        return True
+    return isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.OperatorInterventionError)
+
+
+def _dicts(mappings: Any, first_only: bool) -> list[dict[str, Any]]:
+    if first_only:
+        row = mappings.first()
+        return [dict(row)] if row is not None else []
+    return [dict(row) for row in mappings]
+
+
+async def _run_on_driver(
+    db: Database, query: _DriverQuery, values: dict[str, Any], first_only: bool
+) -> list[dict[str, Any]]:
+    """Borrow a pooled connection, run on its asyncpg driver, give it back. The adapter never
+    starts a transaction here, so returning it needs no rollback (no round trip)."""
+    arguments = query.arguments(values)
+    pooled = await db.read_engine.raw_connection()
+    driver: Any = pooled.driver_connection
+    try:
+        timeout = db.timeout_seconds
+        if first_only:
+            record = await driver.fetchrow(query.sql, *arguments, timeout=timeout)
+            records: Sequence[Any] = [record] if record is not None else []
+        else:
+            records = await driver.fetch(query.sql, *arguments, timeout=timeout)
+    except Exception as exc:
+        if not _connection_broken(driver, exc):
+            raise  # the server refused the statement; the connection is fine
+        pooled.invalidate(exc)
+        raise OperationalError(query.sql, arguments, exc) from exc
+    except BaseException:
+        pooled.invalidate()  # cancelled mid-query: the connection's state is unknown
+        raise
+    finally:
+        pooled.close()
+    return [query.row(record) for record in records]
