@@ -207,10 +207,14 @@ def base_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("PROFILESTORE_", "BARE_"))}
 
 
-def start_profilestore(name: str, url: str, workers: int, log_level: str, workdir: Path) -> Server:
+def start_profilestore(
+    name: str, url: str, workers: int, log_level: str, workdir: Path, pool_size: int
+) -> Server:
     port = free_port()
     env = base_env() | {
         "PROFILESTORE_DATABASE_URL": url,
+        "PROFILESTORE_DATABASE_POOL_SIZE": str(pool_size),
+        "PROFILESTORE_DATABASE_MAX_OVERFLOW": "0",
         "PROFILESTORE_JWT_SECRET": JWT_SECRET,
         "PROFILESTORE_LOG_LEVEL": log_level,
         "PROFILESTORE_DATA_DIR": str(workdir / f"{name}-var"),
@@ -229,9 +233,9 @@ def start_profilestore(name: str, url: str, workers: int, log_level: str, workdi
     return _spawn(name, command, env, port, "/v1/profiles/", workdir)
 
 
-def start_peer(dsn: str, workers: int, workdir: Path) -> Server:
+def start_peer(dsn: str, workers: int, workdir: Path, pool_size: int) -> Server:
     port = free_port()
-    env = base_env() | {"BARE_PEER_DSN": dsn}
+    env = base_env() | {"BARE_PEER_DSN": dsn, "BARE_PEER_POOL_SIZE": str(pool_size)}
     # The flags profilestore's `serve` passes to uvicorn.run(): no access log, no proxy
     # headers, default (auto) loop and HTTP implementation, i.e. uvloop and httptools.
     command = [
@@ -763,6 +767,24 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"dropped database {db_name}")
 
 
+async def pool_size_per_worker(dsn: str, targets: int, workers: int, connections: int) -> int:
+    """The same database pool for every server process: enough for its share of wrk's
+    connections, within what PostgreSQL allows for all the servers running side by side."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        allowed = int(await conn.fetchval("SHOW max_connections")) - 10  # headroom: admin, us
+        in_use = int(await conn.fetchval("SELECT count(*) FROM pg_stat_activity"))
+    finally:
+        await conn.close()
+    processes = targets * workers
+    share = -(-connections // workers)  # wrk's connections to one target, per worker
+    size = min(share, (allowed - in_use) // processes)
+    if size < 1:
+        raise RuntimeError(f"PostgreSQL has no room for {processes} connection pools")
+    print(f"  database pool: {size} connections per server process (same for every target)")
+    return size
+
+
 def run_benchmark(
     args: argparse.Namespace,
     wrk: str,
@@ -775,10 +797,14 @@ def run_benchmark(
     workdir: Path,
     servers: list[Server],
 ) -> int:
-    servers.append(start_peer(dsn, args.workers, workdir))
-    servers.append(start_profilestore(PROFILESTORE, url, args.workers, "WARNING", workdir))
+    targets = 3 if args.info else 2
+    pool = asyncio.run(pool_size_per_worker(dsn, targets, args.workers, args.connections))
+    servers.append(start_peer(dsn, args.workers, workdir, pool))
+    servers.append(start_profilestore(PROFILESTORE, url, args.workers, "WARNING", workdir, pool))
     if args.info:
-        servers.append(start_profilestore(PROFILESTORE_INFO, url, args.workers, "INFO", workdir))
+        servers.append(
+            start_profilestore(PROFILESTORE_INFO, url, args.workers, "INFO", workdir, pool)
+        )
     for server in servers:
         wait_healthy(server)
     sanity_check(servers, ids[0], token)

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     jwt_leeway_seconds: int = Field(30, ge=0, le=300)
     jwt_roles_claim: str = Field("role", description="Claim holding roles; dots walk objects.")
+    require_if_match: bool = Field(
+        False, description="Changes to existing profiles and addresses must send If-Match (428)."
+    )
     jwt_verified_cache_size: int = Field(
         10_000, ge=0, le=1_000_000, description="Verified tokens kept per process (0: off)."
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from profilestore.platform.errors import ProblemError
@@ -20,9 +21,26 @@ def _listed(header: str, tag: str) -> bool:
     return any(part.strip() in (tag, f"W/{tag}") for part in header.split(","))
 
 
-def check_if_match(header: str | None, current_version: int | None) -> None:
-    """Raise 412 unless ``If-Match`` is absent or names the current version."""
+REQUIRE_IF_MATCH = "require_if_match"
+"""Key in a write session's ``info``: set when the deployment requires If-Match on changes."""
+
+
+def if_match_required(session: AsyncSession) -> bool:
+    return bool(session.info.get(REQUIRE_IF_MATCH))
+
+
+def check_if_match(
+    header: str | None, current_version: int | None, *, required: bool = False
+) -> None:
+    """Raise 412 unless ``If-Match`` is absent or names the current version; when ``required``
+    (``PROFILESTORE_REQUIRE_IF_MATCH``), a change to an existing resource without it is 428."""
     if header is None:
+        if required and current_version is not None:
+            raise ProblemError(
+                428,
+                "precondition-required",
+                "Send If-Match with the ETag you read: this server refuses blind overwrites.",
+            )
         return
     if current_version is None:
         raise ProblemError(412, "precondition-failed", "The resource does not exist.")

@@ -88,7 +88,7 @@ async def get_address(
     "/{address_id}",
     response_model=Address,
     summary="Replace an address",
-    responses=problem_responses(401, 404, 412, 413, 415, 422),
+    responses=problem_responses(401, 404, 412, 428, 413, 415, 422),
 )
 async def replace_address(
     user_id: UserId,
@@ -107,7 +107,7 @@ async def replace_address(
     "/{address_id}",
     status_code=204,
     summary="Delete an address (idempotent); a removed default passes to the oldest of its kind",
-    responses=problem_responses(401, 404, 412),
+    responses=problem_responses(401, 404, 412, 428),
 )
 async def delete_address(
     user_id: UserId, address_id: uuid.UUID, session: Writer, _: CanWrite, if_match: IfMatch = None

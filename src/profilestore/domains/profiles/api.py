@@ -1,4 +1,8 @@
-"""REST routes of the profiles domain: profiles, presence, batch and username look-ups."""
+"""REST routes of the profiles domain: profiles, presence, batch and username look-ups.
+
+The read routes take the database from ``request.app.state`` rather than through a dependency:
+they are the hot path, and every dependency FastAPI solves costs each request (see
+bench/README.md)."""
 
 from __future__ import annotations
 
@@ -30,12 +34,11 @@ from profilestore.platform.conditional import (
     not_modified,
     not_modified_response,
 )
-from profilestore.platform.db import Database, database, read_session, write_session
+from profilestore.platform.db import Database, read_session, write_session
 from profilestore.platform.errors import FieldError, ProblemError, not_found, problem_responses
 
 router = APIRouter(prefix="/v1", tags=["profiles"])
 
-Db = Annotated[Database, Depends(database)]
 Reader = Annotated[AsyncSession, Depends(read_session)]
 Writer = Annotated[AsyncSession, Depends(write_session)]
 IfMatch = Annotated[str | None, Header(description="ETag of the version you read; 412 if stale")]
@@ -88,13 +91,13 @@ def profile_response(
     responses=problem_responses(401, 404),
 )
 async def get_me(
-    db: Db,
+    request: Request,
     principal: Annotated[Principal, Depends(SIGNED_IN)],
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     if principal.user_id is None:
         raise not_found("profile")
-    profile = await service.get_profile(db, principal.user_id)
+    profile = await service.get_profile(request.app.state.db, principal.user_id)
     if profile is None:
         raise not_found("profile")
     return profile_response(profile, principal, if_none_match=if_none_match)
@@ -108,7 +111,6 @@ async def get_me(
 )
 async def find_profiles(
     request: Request,
-    db: Db,
     principal: Annotated[Principal, Depends(SIGNED_IN)],
     ids: Annotated[str | None, Query(description="Comma-separated user ids")] = None,
     username: Annotated[str | None, Query(max_length=32)] = None,
@@ -116,6 +118,7 @@ async def find_profiles(
     if (ids is None) == (username is None):
         raise _query_error("query", "give exactly one of ids or username")
     reads, viewer = reads_for(principal)
+    db: Database = request.app.state.db
     if username is not None:
         found = await reads.find_by_username(db, username, **viewer)
         profiles = [found] if found is not None else []
@@ -149,13 +152,13 @@ def _query_error(field: str, message: str) -> ProblemError:
     responses={304: {"description": "Not modified"}, **problem_responses(401, 404, 422)},
 )
 async def get_profile(
+    request: Request,
     user_id: UserId,
-    db: Db,
     principal: Annotated[Principal, Depends(SIGNED_IN)],
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     reads, viewer = reads_for(principal)
-    profile = await reads.get(db, user_id, **viewer)
+    profile = await reads.get(request.app.state.db, user_id, **viewer)
     if profile is None:
         raise not_found("profile")
     return profile_response(profile, principal, if_none_match=if_none_match)
@@ -168,10 +171,10 @@ async def get_profile(
     responses=problem_responses(401, 404, 422),
 )
 async def get_presence(
-    user_id: UserId, db: Db, principal: Annotated[Principal, Depends(SIGNED_IN)]
+    request: Request, user_id: UserId, principal: Annotated[Principal, Depends(SIGNED_IN)]
 ) -> Response:
     reads, viewer = reads_for(principal)
-    profile = await reads.get(db, user_id, **viewer)
+    profile = await reads.get(request.app.state.db, user_id, **viewer)
     if profile is None:
         raise not_found("profile")
     presence = {"user_id": user_id, "status": profile["status"]}
@@ -185,7 +188,10 @@ async def get_presence(
     response_model=Profile,
     status_code=200,
     summary="Create (201) or replace (200) a profile",
-    responses={201: {"model": Profile}, **problem_responses(401, 403, 409, 412, 413, 415, 422)},
+    responses={
+        201: {"model": Profile},
+        **problem_responses(401, 403, 409, 412, 428, 413, 415, 422),
+    },
 )
 async def put_profile(
     user_id: UserId,
@@ -207,7 +213,7 @@ async def put_profile(
     response_model=Profile,
     summary="Update a profile with a JSON Merge Patch (RFC 7396)",
     openapi_extra={"requestBody": {"content": {MERGE_PATCH: {"schema": {"type": "object"}}}}},
-    responses=problem_responses(401, 403, 404, 409, 412, 413, 415, 422),
+    responses=problem_responses(401, 403, 404, 409, 412, 428, 413, 415, 422),
 )
 async def patch_profile(
     user_id: UserId,
@@ -225,7 +231,7 @@ async def patch_profile(
     "/profiles/{user_id}",
     status_code=204,
     summary="Delete a profile and everything of it in this domain (idempotent)",
-    responses=problem_responses(401, 403, 412),
+    responses=problem_responses(401, 403, 412, 428),
 )
 async def delete_profile(
     user_id: UserId,
