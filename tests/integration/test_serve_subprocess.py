@@ -38,6 +38,19 @@ def wait_until_up(base: str, process: subprocess.Popen[bytes], timeout: float = 
     pytest.fail("server did not come up")
 
 
+def wait_for_feed(base: str, headers: dict[str, str]) -> list[dict[str, object]]:
+    """The in-process relay (on by default in embedded mode) publishes to the outbox feed."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        items: list[dict[str, object]] = httpx.get(f"{base}/v1/events", headers=headers).json()[
+            "items"
+        ]
+        if items:
+            return items
+        time.sleep(0.1)
+    raise AssertionError("the in-process relay published nothing within 10 s")
+
+
 @pytest.mark.slow
 def test_serve_embedded_round_trip(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROFILESTORE_")}
@@ -76,6 +89,17 @@ def test_serve_embedded_round_trip(tmp_path: Path) -> None:
         assert read.headers["etag"] == '"1"' and read.headers["x-request-id"]
         assert httpx.get(f"{base}/v1/me").status_code == 401
         assert httpx.get(f"{base}/health/ready").json()["database"] == "ok"
+        admin = subprocess.run(
+            [str(BIN / "profilestore"), "token", "--sub", str(uuid.uuid4()), "--role", "admin"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=tmp_path,
+        )
+        feed = wait_for_feed(base, {"Authorization": f"Bearer {admin.stdout.strip()}"})
+        assert [item["event"]["type"] for item in feed] == ["profilestore.profiles.ProfileCreated"]
+        assert feed[0]["event"]["subject"] == str(user)
     finally:
         server.send_signal(signal.SIGTERM)
         try:
