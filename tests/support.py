@@ -6,15 +6,18 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import asyncpg
+import httpx
 import jwt
 import pytest
 
+from profilestore.app import create_app
 from profilestore.migrations import runner
+from profilestore.settings import Settings
 
 PG_HOST = os.environ.get("PROFILESTORE_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("PROFILESTORE_TEST_PG_PORT", "5432"))
@@ -89,3 +92,16 @@ def bearer(sub: str | uuid.UUID, **kwargs: Any) -> dict[str, str]:
 
 ADMIN = bearer("admin-tool", roles=["admin"])
 SERVICE = bearer("chat-service", roles=["service"])
+
+
+@asynccontextmanager
+async def client_for(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of an app built from ``settings`` (closed and disposed afterwards)."""
+    application = create_app(settings)
+    transport = httpx.ASGITransport(app=application)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+    finally:
+        await application.state.verifier.aclose()
+        await application.state.db.dispose()

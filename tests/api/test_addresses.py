@@ -10,10 +10,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from profilestore.app import create_app
 from profilestore.settings import Settings
 from tests.events_support import outbox_types
-from tests.support import ADMIN, SERVICE, bearer
+from tests.support import ADMIN, SERVICE, bearer, client_for
 
 
 def address(kind: str = "shipping", **fields: Any) -> dict[str, Any]:
@@ -78,12 +77,8 @@ async def test_listing_is_oldest_first(client: httpx.AsyncClient) -> None:
 
 @pytest.fixture
 async def limited_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    application = create_app(settings.model_copy(update={"max_addresses_per_user": 2}))
-    transport = httpx.ASGITransport(app=application)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with client_for(settings.model_copy(update={"max_addresses_per_user": 2})) as client:
         yield client
-    await application.state.verifier.aclose()
-    await application.state.db.dispose()
 
 
 async def test_the_per_user_limit(limited_client: httpx.AsyncClient) -> None:

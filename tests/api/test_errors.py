@@ -15,9 +15,8 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
-from profilestore.app import create_app
 from profilestore.settings import Settings
-from tests.support import ADMIN, TEST_SECRET, bearer, token
+from tests.support import ADMIN, TEST_SECRET, bearer, client_for, token
 
 PROBLEM = "application/problem+json"
 
@@ -162,12 +161,8 @@ async def test_422_lists_every_field_error(client: httpx.AsyncClient) -> None:
 
 @pytest.fixture
 async def strict_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    application = create_app(settings.model_copy(update={"require_if_match": True}))
-    transport = httpx.ASGITransport(app=application)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with client_for(settings.model_copy(update={"require_if_match": True})) as client:
         yield client
-    await application.state.verifier.aclose()
-    await application.state.db.dispose()
 
 
 async def test_428_when_if_match_is_required(strict_client: httpx.AsyncClient) -> None:
@@ -220,25 +215,19 @@ async def test_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
         data_dir=tmp_path,
         database_timeout_seconds=2,
     )
-    application = create_app(settings)
-    transport = httpx.ASGITransport(app=application)
     user = uuid.uuid4()
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            assert (await client.get("/health")).status_code == 200
-            ready = await client.get("/health/ready")
-            assert_problem(ready, 503)
-            assert "database" in ready.json()["detail"]
-            read = await client.get(f"/v1/profiles/{user}", headers=ADMIN)
-            assert_problem(read, 503)
-            assert read.headers["retry-after"]
-            written = await client.put(
-                f"/v1/profiles/{user}", json={"username": "abc"}, headers=bearer(user)
-            )
-            assert_problem(written, 503)
-    finally:
-        await application.state.verifier.aclose()
-        await application.state.db.dispose()
+    async with client_for(settings) as client:
+        assert (await client.get("/health")).status_code == 200
+        ready = await client.get("/health/ready")
+        assert_problem(ready, 503)
+        assert "database" in ready.json()["detail"]
+        read = await client.get(f"/v1/profiles/{user}", headers=ADMIN)
+        assert_problem(read, 503)
+        assert read.headers["retry-after"]
+        written = await client.put(
+            f"/v1/profiles/{user}", json={"username": "abc"}, headers=bearer(user)
+        )
+        assert_problem(written, 503)
 
 
 async def test_503_when_the_jwks_cannot_be_loaded(tmp_path: Path) -> None:
@@ -248,18 +237,12 @@ async def test_503_when_the_jwks_cannot_be_loaded(tmp_path: Path) -> None:
         jwt_algorithms=["RS256"],
         data_dir=tmp_path,
     )
-    application = create_app(settings)
     header = json.dumps({"alg": "RS256", "kid": "k1", "typ": "JWT"}).encode()
     forged = b".".join(
         base64.urlsafe_b64encode(part).rstrip(b"=") for part in (header, b'{"sub": "x"}', b"sig")
     ).decode()
-    transport = httpx.ASGITransport(app=application)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            response = await client.get(
-                f"/v1/profiles/{uuid.uuid4()}", headers={"Authorization": f"Bearer {forged}"}
-            )
-        assert_problem(response, 503)
-    finally:
-        await application.state.verifier.aclose()
-        await application.state.db.dispose()
+    async with client_for(settings) as client:
+        response = await client.get(
+            f"/v1/profiles/{uuid.uuid4()}", headers={"Authorization": f"Bearer {forged}"}
+        )
+    assert_problem(response, 503)

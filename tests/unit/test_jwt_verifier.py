@@ -346,15 +346,19 @@ def test_settings_refuse_alg_none_and_an_empty_list(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("algorithm", ["HS384", "HS512"])
 async def test_algorithm_not_in_settings_is_rejected(
-    hs_verifier: TokenVerifier, algorithm: str
+    make_verifier: MakeVerifier, algorithm: str
 ) -> None:
-    assert await rejected(hs_verifier, hs_token(algorithm=algorithm))
+    secret = TEST_SECRET * 2  # long enough for HS512: only the algorithm is wrong
+    verifier = make_verifier(jwt_secret=secret, jwt_algorithms=["HS256"])
+    assert await rejected(verifier, hs_token(secret, algorithm=algorithm))
+    assert not await rejected(verifier, hs_token(secret, algorithm="HS256"))
 
 
 async def test_algorithm_in_settings_is_accepted(make_verifier: MakeVerifier) -> None:
-    verifier = make_verifier(jwt_secret=TEST_SECRET, jwt_algorithms=["HS256", "HS512"])
-    assert (await verifier.verify(hs_token(algorithm="HS512"))).user_id is not None
-    assert await rejected(verifier, hs_token(algorithm="HS384"))
+    secret = TEST_SECRET * 2  # HS512 wants a key of 64 bytes or more
+    verifier = make_verifier(jwt_secret=secret, jwt_algorithms=["HS256", "HS512"])
+    assert (await verifier.verify(hs_token(secret, algorithm="HS512"))).user_id is not None
+    assert await rejected(verifier, hs_token(secret, algorithm="HS384"))
 
 
 async def test_asymmetric_algorithm_not_in_settings_is_rejected_without_fetching(
