@@ -19,12 +19,13 @@ from profilestore.platform.access import Access
 from profilestore.platform.auth import build_verifier
 from profilestore.platform.cache import build_cache
 from profilestore.platform.db import Database
-from profilestore.platform.errors import Problem, install_error_handlers
+from profilestore.platform.errors import Problem, install_error_handlers, problem_openapi
 from profilestore.platform.events import api as events_api
 from profilestore.platform.events.outbox import EventOptions
 from profilestore.platform.events.relay import Relay, build_publisher, relay_config
 from profilestore.platform.http import API_PREFIX, RequestPipeline
 from profilestore.platform.observability import configure_logging, health_router
+from profilestore.platform.routing import refuse_unknown_query_parameters
 from profilestore.settings import Settings
 
 DESCRIPTION = """User profiles for app platforms: identity profile, preferences, addresses,
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in routers:
         mount(app, router)
     declare_access_rules(app)
+    refuse_unknown_query_parameters(app)
     app.add_middleware(RequestPipeline, verifier=verifier, max_body_bytes=settings.max_body_bytes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
@@ -121,6 +123,24 @@ def declare_access_rules(app: FastAPI) -> None:
         route.description = f"{route.description or ''}\n\n**Access:** {rule.description}.".strip()
 
 
+def _document_errors(path: str, operation: dict[str, Any]) -> None:
+    """Every error an operation can answer is documented, as problem+json: the ones its route
+    names, plus those the platform gives any route of its kind (auth, body checks, 503)."""
+    statuses: set[int] = set()
+    if path.startswith("/v1/"):
+        statuses |= {401, 503}
+    if operation.get("parameters"):
+        statuses.add(422)
+    if "requestBody" in operation:
+        statuses |= {400, 413, 415, 422}
+    responses = operation.setdefault("responses", {})
+    for status in statuses:
+        responses.setdefault(str(status), {})
+    for status, response in responses.items():
+        if status.isdigit() and int(status) >= 400:
+            response.update(problem_openapi(int(status)))
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
         schema = get_openapi(
@@ -133,5 +153,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         components["securitySchemes"] = {
             "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
         }
+        for path, operations in schema.get("paths", {}).items():
+            for operation in operations.values():
+                _document_errors(path, operation)
         app.openapi_schema = schema
     return app.openapi_schema

@@ -246,3 +246,23 @@ async def test_503_when_the_jwks_cannot_be_loaded(tmp_path: Path) -> None:
             f"/v1/profiles/{uuid.uuid4()}", headers={"Authorization": f"Bearer {forged}"}
         )
     assert_problem(response, 503)
+
+
+async def test_unknown_query_parameters_are_refused(client: httpx.AsyncClient) -> None:
+    user = uuid.uuid4()
+    await create(client, user)
+    typo = await client.get(f"/v1/profiles/{user}/contacts", params={"limt": "5"}, headers=ADMIN)
+    body = assert_problem(typo, 422)
+    assert [error["field"] for error in body["errors"]] == ["query.limt"]
+    assert "limit" in body["errors"][0]["message"]
+    fine = await client.get(f"/v1/profiles/{user}/contacts", params={"limit": "5"}, headers=ADMIN)
+    assert fine.status_code == 200
+    assert (await client.get(f"/v1/profiles/{user}?x=1", headers=ADMIN)).status_code == 422
+    twice = await client.get("/v1/profiles?username=ab&username=cd", headers=ADMIN)
+    assert [error["code"] for error in assert_problem(twice, 422)["errors"]] == ["repeated"]
+
+
+async def test_405_names_every_method_of_the_path(client: httpx.AsyncClient) -> None:
+    response = await client.post(f"/v1/profiles/{uuid.uuid4()}", json={}, headers=ADMIN)
+    assert_problem(response, 405)
+    assert response.headers["allow"] == "DELETE, GET, PATCH, PUT"

@@ -14,6 +14,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from profilestore.platform.jsonutil import dumps
 
@@ -139,6 +140,8 @@ def install_error_handlers(app: FastAPI) -> None:
         code = _STATUS_CODES.get(exc.status_code, "error")
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
         return problem_response(
             request, ProblemError(exc.status_code, code, detail, headers=headers)
         )
@@ -158,6 +161,18 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(unreachable, on_unavailable)
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the request's path has. Each method of a path is its own route, so
+    Starlette's ``Allow`` (the first matching route's) would name only one of them."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        route_methods = getattr(route, "methods", None)
+        if match is not Match.NONE and route_methods:
+            methods.update(route_methods)
+    return sorted(methods)
+
+
 def unavailable() -> ProblemError:
     return ProblemError(
         503,
@@ -173,11 +188,12 @@ def internal_error() -> ProblemError:
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the given error statuses."""
+    return {status: {"model": Problem, **problem_openapi(status)} for status in statuses}
+
+
+def problem_openapi(status: int) -> dict[str, Any]:
+    """The OpenAPI description of an error response: problem+json with the Problem schema."""
     return {
-        status: {
-            "model": Problem,
-            "description": HTTPStatus(status).phrase,
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        }
-        for status in statuses
+        "description": HTTPStatus(status).phrase,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
