@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
 
 import httpx
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
 from tests.support import bearer
 
@@ -20,3 +24,26 @@ async def test_put_then_get_profile(client: httpx.AsyncClient) -> None:
     assert read.status_code == 200
     assert read.headers["etag"] == '"1"'
     assert read.json()["user_id"] == str(user)
+
+
+def test_no_dependency_runs_in_a_worker_thread(app: FastAPI) -> None:
+    """FastAPI runs a plain ``def`` dependency or endpoint in a thread pool: a thread hop on
+    every request. Every callable the route table solves must be ``async``."""
+
+    def sync_callables(dependant: Dependant) -> list[str]:
+        found = []
+        call = dependant.call
+        if call is not None:
+            target = call if inspect.isroutine(call) else type(call).__call__
+            if not (inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target)):
+                found.append(getattr(call, "__qualname__", repr(call)))
+        for dependency in dependant.dependencies:
+            found += sync_callables(dependency)
+        return found
+
+    offenders = {
+        route.path: names
+        for route in app.routes
+        if isinstance(route, APIRoute) and (names := sync_callables(route.dependant))
+    }
+    assert offenders == {}

@@ -25,17 +25,12 @@ REQUIRE_IF_MATCH = "require_if_match"
 """Key in a write session's ``info``: set when the deployment requires If-Match on changes."""
 
 
-def if_match_required(session: AsyncSession) -> bool:
-    return bool(session.info.get(REQUIRE_IF_MATCH))
-
-
-def check_if_match(
-    header: str | None, current_version: int | None, *, required: bool = False
-) -> None:
-    """Raise 412 unless ``If-Match`` is absent or names the current version; when ``required``
-    (``PROFILESTORE_REQUIRE_IF_MATCH``), a change to an existing resource without it is 428."""
+def check_if_match(session: AsyncSession, header: str | None, current_version: int | None) -> None:
+    """Raise 412 unless ``If-Match`` is absent or names the current version. When the write
+    session says it is required (``PROFILESTORE_REQUIRE_IF_MATCH``), a change to an existing
+    resource without it is 428."""
     if header is None:
-        if required and current_version is not None:
+        if session.info.get(REQUIRE_IF_MATCH) and current_version is not None:
             raise ProblemError(
                 428,
                 "precondition-required",

@@ -113,8 +113,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-async def database(request: Request) -> Database:
-    """The app's Database (async, so FastAPI does not hand it to a worker thread)."""
+def database(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
@@ -122,7 +121,7 @@ async def database(request: Request) -> Database:
 async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work. The route commits it once (with its outbox rows); anything
     else rolls back. After a commit that emitted events, the in-process relay is woken."""
-    async with (await database(request)).write_session() as session:
+    async with database(request).write_session() as session:
         session.info["event_options"] = request.app.state.event_options
         session.info[REQUIRE_IF_MATCH] = request.app.state.settings.require_if_match
         yield session
@@ -132,5 +131,5 @@ async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with (await database(request)).read_session() as session:
+    async with database(request).read_session() as session:
         yield session

@@ -13,7 +13,7 @@ from profilestore.domains.profiles.models import Address
 from profilestore.domains.profiles.schemas import Address as AddressOut
 from profilestore.domains.profiles.schemas import AddressWrite
 from profilestore.domains.profiles.service import lock_profile, profile_exists
-from profilestore.platform.conditional import check_if_match, if_match_required
+from profilestore.platform.conditional import check_if_match
 from profilestore.platform.db import utcnow
 from profilestore.platform.errors import ProblemError, not_found
 
@@ -85,9 +85,7 @@ async def replace_address(
     if await lock_profile(session, user_id) is None:
         raise not_found("address")
     address = await get_address(session, user_id, address_id)
-    check_if_match(
-        if_match, address.version if address else None, required=if_match_required(session)
-    )
+    check_if_match(session, if_match, address.version if address else None)
     if address is None:
         raise not_found("address")
     if data.is_default:
@@ -108,9 +106,7 @@ async def remove_address(
     """Deletes the address; if it was the default, the oldest other of its kind takes over."""
     await lock_profile(session, user_id)
     address = await get_address(session, user_id, address_id)
-    check_if_match(
-        if_match, address.version if address else None, required=if_match_required(session)
-    )
+    check_if_match(session, if_match, address.version if address else None)
     if address is None:
         return None
     removed = as_dict(address)

@@ -19,7 +19,6 @@ from profilestore.domains.profiles.validation import merge_patch
 from profilestore.platform.conditional import (
     check_if_match,
     check_if_none_match_create,
-    if_match_required,
 )
 from profilestore.platform.db import Database, utcnow
 from profilestore.platform.errors import ProblemError, not_found, validation_problem
@@ -102,9 +101,7 @@ async def put_profile(
     if_none_match: str | None = None,
 ) -> ProfileChange:
     current = await lock_profile(session, user_id)
-    check_if_match(
-        if_match, current.version if current else None, required=if_match_required(session)
-    )
+    check_if_match(session, if_match, current.version if current else None)
     check_if_none_match_create(if_none_match, current is not None)
     if current is None:
         return await _create(session, user_id, data)
@@ -117,7 +114,7 @@ async def patch_profile(
     current = await lock_profile(session, user_id)
     if current is None:
         raise not_found("profile")
-    check_if_match(if_match, current.version, required=if_match_required(session))
+    check_if_match(session, if_match, current.version)
     merged = merge_patch({name: getattr(current, name) for name in _WRITABLE}, patch)
     try:
         data = ProfileWrite.model_validate(merged)
@@ -132,9 +129,7 @@ async def delete_profile(
 ) -> bool:
     """Removes the profile and everything of it in this domain. False if there was none."""
     current = await lock_profile(session, user_id)
-    check_if_match(
-        if_match, current.version if current else None, required=if_match_required(session)
-    )
+    check_if_match(session, if_match, current.version if current else None)
     if current is None:
         return False
     await session.execute(delete(Address).where(Address.user_id == user_id))
