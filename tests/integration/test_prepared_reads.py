@@ -18,7 +18,7 @@ from profilestore.domains.profiles import service
 from profilestore.domains.profiles.api import VISIBLE_TO_VIEWER
 from profilestore.domains.profiles.models import Profile
 from profilestore.domains.social.models import Block
-from profilestore.platform.db import Database
+from profilestore.platform.db import Database, _driver_arguments
 from profilestore.platform.reads import PreparedRead
 from profilestore.settings import Settings
 
@@ -154,3 +154,29 @@ async def _lose_a_connection_then_recover(db: Database, database_url: str) -> No
     with pytest.raises(OperationalError):
         await service.PROFILES.get(db, user_id)
     assert await service.PROFILES.get(db, user_id) is not None
+
+
+async def test_statement_caches_can_be_turned_off_for_pgbouncer(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    url = f"{postgres_url}?prepared_statement_cache_size=0&statement_cache_size=0"
+    async with open_database(url, tmp_path) as db:
+        user_id = (await add_profiles(db))[0]
+        assert (await service.PROFILES.get(db, user_id)) is not None
+        async with db.read_session() as session:
+            assert (await service.PROFILES.get(session, user_id)) is not None
+        pooled = await db.read_engine.raw_connection()
+        try:
+            assert pooled.driver_connection._stmt_cache.get_max_size() == 0
+        finally:
+            pooled.close()
+
+
+def test_the_statement_cache_setting_keeps_the_rest_of_the_url() -> None:
+    url, driver = _driver_arguments(
+        "postgresql+asyncpg://u:p%40ss@h:5433/db?statement_cache_size=0&ssl=disable"
+    )
+    assert driver == {"statement_cache_size": 0}
+    assert url == "postgresql+asyncpg://u:p%40ss@h:5433/db?ssl=disable"
+    plain = "postgresql+asyncpg://u@h/db"
+    assert _driver_arguments(plain) == (plain, {})

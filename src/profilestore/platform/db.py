@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import Request
 from sqlalchemy import DateTime, MetaData, event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -73,12 +73,13 @@ class Database:
             )
             _configure_sqlite(self.engine)
         else:
+            url, driver_args = _driver_arguments(url)
             self.engine = create_async_engine(
                 url,
                 pool_size=settings.database_pool_size,
                 max_overflow=settings.database_max_overflow,
                 pool_timeout=settings.database_timeout_seconds,
-                connect_args={"timeout": settings.database_timeout_seconds},
+                connect_args={"timeout": settings.database_timeout_seconds, **driver_args},
             )
         self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
@@ -94,6 +95,18 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _driver_arguments(url: str) -> tuple[str, dict[str, int]]:
+    """asyncpg's ``statement_cache_size`` given in the URL (``0`` behind PgBouncer in
+    transaction mode), moved to a typed connect argument: the URL would pass it as a string."""
+    parsed = make_url(url)
+    if "statement_cache_size" not in parsed.query:
+        return url, {}
+    value = parsed.query["statement_cache_size"]
+    size = int(value if isinstance(value, str) else value[-1])
+    rest = parsed.difference_update_query(["statement_cache_size"])
+    return rest.render_as_string(hide_password=False), {"statement_cache_size": size}
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
