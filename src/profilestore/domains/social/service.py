@@ -3,8 +3,6 @@ user's writes (and their events) and makes concurrent adds of one contact yield 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from typing import Any
 
@@ -20,6 +18,7 @@ from profilestore.domains.social.models import Block, Contact
 from profilestore.domains.social.schemas import BlockWrite, ContactWrite
 from profilestore.platform.db import utcnow
 from profilestore.platform.errors import FieldError, ProblemError, not_found, validation_problem
+from profilestore.platform.pagination import keyset_page
 
 _CONTACT_FIELDS = (
     "user_id",
@@ -172,22 +171,18 @@ async def list_contacts(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page in contact-id order; contacts who block the owner are left out. Each contact's
     public profile comes from one batch query (no N+1)."""
-    statement = (
-        select(Contact)
-        .where(Contact.user_id == owner, not_blocked_by(Contact.contact_user_id, owner))
-        .order_by(Contact.contact_user_id)
-        .limit(limit + 1)
+    statement = select(Contact).where(
+        Contact.user_id == owner, not_blocked_by(Contact.contact_user_id, owner)
     )
     if favorite is not None:
         statement = statement.where(Contact.is_favorite.is_(favorite))
-    if cursor is not None:
-        statement = statement.where(Contact.contact_user_id > decode_cursor(cursor))
-    rows = list((await session.execute(statement)).scalars())
-    page, more = rows[:limit], len(rows) > limit
+    page, next_cursor = await keyset_page(
+        session, statement, Contact.contact_user_id, cursor=cursor, limit=limit
+    )
     found = await profiles.get_profiles(session, [c.contact_user_id for c in page])
     views = {p["user_id"]: {name: p[name] for name in PUBLIC_FIELDS} for p in found}
     items = [{**_contact_dict(c), "profile": views.get(c.contact_user_id)} for c in page]
-    return items, encode_cursor(page[-1].contact_user_id) if more else None
+    return items, next_cursor
 
 
 async def put_block(
@@ -226,31 +221,12 @@ async def delete_block(session: AsyncSession, owner: uuid.UUID, other: uuid.UUID
 async def list_blocks(
     session: AsyncSession, owner: uuid.UUID, *, cursor: str | None, limit: int
 ) -> tuple[list[dict[str, Any]], str | None]:
-    statement = (
-        select(Block).where(Block.user_id == owner).order_by(Block.blocked_user_id).limit(limit + 1)
+    statement = select(Block).where(Block.user_id == owner)
+    page, next_cursor = await keyset_page(
+        session, statement, Block.blocked_user_id, cursor=cursor, limit=limit
     )
-    if cursor is not None:
-        statement = statement.where(Block.blocked_user_id > decode_cursor(cursor))
-    rows = list((await session.execute(statement)).scalars())
-    page, more = rows[:limit], len(rows) > limit
-    return [_block_dict(b) for b in page], encode_cursor(page[-1].blocked_user_id) if more else None
+    return [_block_dict(b) for b in page], next_cursor
 
 
 def _block_dict(block: Block) -> dict[str, Any]:
     return {name: getattr(block, name) for name in _BLOCK_FIELDS}
-
-
-def encode_cursor(last: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(last.bytes).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error):
-        error = FieldError(
-            field="query.cursor", message="not a cursor from this API", code="cursor"
-        )
-        raise ProblemError(
-            422, "validation-failed", "The request is not valid.", errors=[error]
-        ) from None
