@@ -12,9 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from profilestore import __version__
-from profilestore.domains.profiles import address_api as profiles_address_api
-from profilestore.domains.profiles import api as profiles_api
-from profilestore.domains.social import api as social_api
+from profilestore.domains.registry import DOMAINS
 from profilestore.platform.access import Access
 from profilestore.platform.auth import build_verifier
 from profilestore.platform.cache import build_cache
@@ -25,6 +23,7 @@ from profilestore.platform.events.outbox import EventOptions
 from profilestore.platform.events.relay import Relay, build_publisher, relay_config
 from profilestore.platform.http import API_PREFIX, RequestPipeline
 from profilestore.platform.observability import configure_logging, health_router
+from profilestore.platform.registry import install
 from profilestore.platform.routing import refuse_unknown_query_parameters
 from profilestore.settings import Settings
 
@@ -61,15 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         source=settings.events_source, include_private=settings.events_include_private
     )
     install_error_handlers(app)
-    routers = (
-        health_router,
-        events_api.metrics_router,
-        profiles_api.router,
-        profiles_address_api.router,
-        social_api.router,
-        events_api.router,
-    )
-    for router in routers:
+    install(DOMAINS)
+    domain_routers = tuple(router for domain in DOMAINS for router in domain.routers)
+    for router in (health_router, events_api.metrics_router, *domain_routers, events_api.router):
         mount(app, router)
     declare_access_rules(app)
     refuse_unknown_query_parameters(app)

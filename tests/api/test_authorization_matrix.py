@@ -13,15 +13,12 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from profilestore.app import route_access
+from profilestore.domains.registry import DOMAINS
 from tests.support import ADMIN, SERVICE, bearer
 
 EXAMPLE_BODIES: dict[str, dict[str, Any]] = {
-    "ProfileWrite": {"username": "mallory", "bio": "pwned"},
-    "ContactWrite": {"nickname": "pwned", "is_favorite": True},
-    "BlockWrite": {"reason": "pwned"},
-    "PresenceWrite": {"status": "busy"},
-    "AddressWrite": {"kind": "billing", "lines": ["1 Evil Way"], "city": "X", "country": "DE"},
     "patch": {"bio": "pwned"},
+    **{name: body for domain in DOMAINS for name, body in domain.example_bodies.items()},
 }
 READ_METHODS = {"GET"}
 
@@ -43,7 +40,7 @@ def body_for(route: APIRoute) -> dict[str, Any] | None:
     name = next((getattr(a, "__name__", "") for a in candidates if getattr(a, "__name__", "")), "")
     key = name if name in EXAMPLE_BODIES else ("patch" if name == "dict" else None)
     if key is None:
-        pytest.fail(f"add an example body for {name} ({route.path}) to EXAMPLE_BODIES")
+        pytest.fail(f"add an example body for {name} ({route.path}) to its domain's descriptor")
     return EXAMPLE_BODIES[key]
 
 

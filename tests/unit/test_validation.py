@@ -16,8 +16,8 @@ from profilestore.domains.profiles.validation import (
     check_country,
     check_locale,
     check_preferences,
-    merge_patch,
 )
+from profilestore.platform.schemas import merge_patch
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.]{3,32}$")
 

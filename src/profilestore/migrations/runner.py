@@ -14,9 +14,14 @@ HERE = Path(__file__).parent
 
 
 def target_metadata() -> MetaData:
-    from profilestore.domains.profiles import models as _profiles  # noqa: F401  (registers tables)
-    from profilestore.domains.social import models as _social  # noqa: F401
+    import importlib
+
+    from profilestore.domains.registry import DOMAINS
     from profilestore.platform.db import Base
+
+    for domain in DOMAINS:
+        for module in domain.models:
+            importlib.import_module(module)  # registers the domain's tables
     from profilestore.platform.events import lease as _lease  # noqa: F401
     from profilestore.platform.events import outbox as _outbox  # noqa: F401
 

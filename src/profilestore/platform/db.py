@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
-from profilestore.platform.conditional import REQUIRE_IF_MATCH
 from profilestore.settings import Settings
 
 NAMING_CONVENTION = {
@@ -129,18 +128,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 def database(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
-
-
-async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work. The route commits it once (with its outbox rows); anything
-    else rolls back. After a commit that emitted events, the in-process relay is woken."""
-    async with database(request).write_session() as session:
-        session.info["event_options"] = request.app.state.event_options
-        session.info[REQUIRE_IF_MATCH] = request.app.state.settings.require_if_match
-        yield session
-        relay = getattr(request.app.state, "relay", None)
-        if relay is not None and session.info.get("emitted"):
-            relay.wakeup.set()
 
 
 async def read_session(request: Request) -> AsyncIterator[AsyncSession]:

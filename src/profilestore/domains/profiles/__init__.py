@@ -1,1 +1,25 @@
-"""Identity profiles: username, display name, bio, avatar, presence, preferences, addresses."""
+"""The profiles domain: identity profile, presence and addresses."""
+
+from __future__ import annotations
+
+from profilestore.platform.registry import Domain
+
+
+def descriptor() -> Domain:
+    from profilestore.domains.profiles import address_api, api
+
+    return Domain(
+        name="profiles",
+        routers=(api.router, address_api.router),
+        models=("profilestore.domains.profiles.models",),
+        example_bodies={
+            "ProfileWrite": {"username": "mallory", "bio": "pwned"},
+            "PresenceWrite": {"status": "busy"},
+            "AddressWrite": {
+                "kind": "billing",
+                "lines": ["1 Evil Way"],
+                "city": "X",
+                "country": "DE",
+            },
+        },
+    )

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from profilestore.domains.profiles import addresses
-from profilestore.domains.profiles.api import IfMatch, IfNoneMatch, Reader, UserId, Writer
 from profilestore.domains.profiles.schemas import Address, AddressList, AddressWrite
 from profilestore.platform.access import OWNER_ADMIN_OR_SERVICE_PRIVATE, OWNER_OR_ADMIN_PRIVATE
 from profilestore.platform.auth import Principal
@@ -20,8 +19,12 @@ from profilestore.platform.conditional import (
     not_modified_response,
 )
 from profilestore.platform.errors import not_found, problem_responses
+from profilestore.platform.params import IfMatch, IfNoneMatch, Reader, UserId, Writer
+from profilestore.platform.uow import UnitOfWorkRoute
 
-router = APIRouter(prefix="/v1/profiles/{user_id}/addresses", tags=["addresses"])
+router = APIRouter(
+    prefix="/v1/profiles/{user_id}/addresses", tags=["addresses"], route_class=UnitOfWorkRoute
+)
 
 CanRead = Annotated[Principal, Depends(OWNER_ADMIN_OR_SERVICE_PRIVATE)]
 CanWrite = Annotated[Principal, Depends(OWNER_OR_ADMIN_PRIVATE)]
@@ -51,11 +54,10 @@ async def list_addresses(user_id: UserId, session: Reader, _: CanRead) -> Respon
     responses=problem_responses(401, 404, 409, 413, 415, 422),
 )
 async def add_address(
-    request: Request, user_id: UserId, body: AddressWrite, session: Writer, _: CanWrite
+    request: Request, user_id: UserId, body: AddressWrite, uow: Writer, _: CanWrite
 ) -> Response:
     limit = request.app.state.settings.max_addresses_per_user
-    address = await addresses.add_address(session, user_id, body, limit=limit)
-    await session.commit()
+    address = await addresses.add_address(uow.session, user_id, body, limit=limit)
     location = f"/v1/profiles/{user_id}/addresses/{address['id']}"
     response = address_response(address, status=201)
     response.headers["Location"] = location
@@ -94,12 +96,13 @@ async def replace_address(
     user_id: UserId,
     address_id: uuid.UUID,
     body: AddressWrite,
-    session: Writer,
+    uow: Writer,
     _: CanWrite,
     if_match: IfMatch = None,
 ) -> Response:
-    address = await addresses.replace_address(session, user_id, address_id, body, if_match=if_match)
-    await session.commit()
+    address = await addresses.replace_address(
+        uow.session, user_id, address_id, body, if_match=if_match
+    )
     return address_response(address)
 
 
@@ -110,8 +113,7 @@ async def replace_address(
     responses=problem_responses(401, 404, 412, 428),
 )
 async def delete_address(
-    user_id: UserId, address_id: uuid.UUID, session: Writer, _: CanWrite, if_match: IfMatch = None
+    user_id: UserId, address_id: uuid.UUID, uow: Writer, _: CanWrite, if_match: IfMatch = None
 ) -> Response:
-    await addresses.remove_address(session, user_id, address_id, if_match=if_match)
-    await session.commit()
+    await addresses.remove_address(uow.session, user_id, address_id, if_match=if_match)
     return Response(status_code=204)

@@ -9,13 +9,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
-from sqlalchemy import bindparam
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.responses import Response
 
 from profilestore.domains.profiles import service
-from profilestore.domains.profiles.models import Profile as ProfileRow
 from profilestore.domains.profiles.schemas import (
     PUBLIC_FIELDS,
     Presence,
@@ -25,7 +22,6 @@ from profilestore.domains.profiles.schemas import (
     ProfileWrite,
     PublicProfile,
 )
-from profilestore.domains.social import service as social
 from profilestore.platform.access import OWNER_OR_ADMIN, SIGNED_IN
 from profilestore.platform.auth import Principal
 from profilestore.platform.conditional import (
@@ -34,29 +30,27 @@ from profilestore.platform.conditional import (
     not_modified,
     not_modified_response,
 )
-from profilestore.platform.db import Database, read_session, write_session
+from profilestore.platform.db import Database
 from profilestore.platform.errors import FieldError, ProblemError, not_found, problem_responses
-
-router = APIRouter(prefix="/v1", tags=["profiles"])
-
-Reader = Annotated[AsyncSession, Depends(read_session)]
-Writer = Annotated[AsyncSession, Depends(write_session)]
-IfMatch = Annotated[str | None, Header(description="ETag of the version you read; 412 if stale")]
-IfNoneMatch = Annotated[str | None, Header()]
-UserId = Annotated[uuid.UUID, "the profile's user id"]
-MERGE_PATCH = "application/merge-patch+json"
-
-
-VISIBLE_TO_VIEWER = service.ProfileReads(
-    social.not_blocked_by(ProfileRow.user_id, bindparam("viewer"))
+from profilestore.platform.params import (
+    MERGE_PATCH_OPENAPI,
+    IfMatch,
+    IfNoneMatch,
+    MergePatch,
+    UserId,
+    Writer,
 )
+from profilestore.platform.uow import UnitOfWorkRoute
+
+router = APIRouter(prefix="/v1", tags=["profiles"], route_class=UnitOfWorkRoute)
 
 
 def reads_for(principal: Principal) -> tuple[service.ProfileReads, dict[str, Any]]:
-    """Users never see profiles of those who block them; admins and services see all."""
+    """Users see profiles through every domain's viewer filter (never the profile of one who
+    blocks them); admins and services see all."""
     if principal.is_admin or principal.is_service or principal.user_id is None:
         return service.PROFILES, {}
-    return VISIBLE_TO_VIEWER, {"viewer": principal.user_id}
+    return service.visible_reads(), {"viewer": principal.user_id}
 
 
 def sees_everything(principal: Principal, user_id: uuid.UUID) -> bool:
@@ -196,15 +190,14 @@ async def get_presence(
 async def put_profile(
     user_id: UserId,
     body: ProfileWrite,
-    session: Writer,
+    uow: Writer,
     principal: Annotated[Principal, Depends(OWNER_OR_ADMIN)],
     if_match: IfMatch = None,
     if_none_match: Annotated[str | None, Header(description="* makes the PUT create-only")] = None,
 ) -> Response:
     change = await service.put_profile(
-        session, user_id, body, if_match=if_match, if_none_match=if_none_match
+        uow.session, user_id, body, if_match=if_match, if_none_match=if_none_match
     )
-    await session.commit()
     return profile_response(change.profile, principal, status=201 if change.created else 200)
 
 
@@ -212,18 +205,17 @@ async def put_profile(
     "/profiles/{user_id}",
     response_model=Profile,
     summary="Update a profile with a JSON Merge Patch (RFC 7396)",
-    openapi_extra={"requestBody": {"content": {MERGE_PATCH: {"schema": {"type": "object"}}}}},
+    openapi_extra=MERGE_PATCH_OPENAPI,
     responses=problem_responses(401, 403, 404, 409, 412, 428, 413, 415, 422),
 )
 async def patch_profile(
     user_id: UserId,
-    patch: Annotated[dict[str, Any], Body(media_type=MERGE_PATCH)],
-    session: Writer,
+    patch: MergePatch,
+    uow: Writer,
     principal: Annotated[Principal, Depends(OWNER_OR_ADMIN)],
     if_match: IfMatch = None,
 ) -> Response:
-    change = await service.patch_profile(session, user_id, patch, if_match=if_match)
-    await session.commit()
+    change = await service.patch_profile(uow.session, user_id, patch, if_match=if_match)
     return profile_response(change.profile, principal)
 
 
@@ -235,12 +227,11 @@ async def patch_profile(
 )
 async def delete_profile(
     user_id: UserId,
-    session: Writer,
+    uow: Writer,
     _: Annotated[Principal, Depends(OWNER_OR_ADMIN)],
     if_match: IfMatch = None,
 ) -> Response:
-    await service.delete_profile(session, user_id, if_match=if_match)
-    await session.commit()
+    await service.delete_profile(uow.session, user_id, if_match=if_match)
     return Response(status_code=204)
 
 
@@ -253,9 +244,8 @@ async def delete_profile(
 async def put_presence(
     user_id: UserId,
     body: PresenceWrite,
-    session: Writer,
+    uow: Writer,
     principal: Annotated[Principal, Depends(OWNER_OR_ADMIN)],
 ) -> Response:
-    change = await service.set_presence(session, user_id, body)
-    await session.commit()
+    change = await service.set_presence(uow.session, user_id, body)
     return profile_response(change.profile, principal)

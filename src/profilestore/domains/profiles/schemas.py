@@ -6,18 +6,10 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    HttpUrl,
-    StringConstraints,
-    model_validator,
-)
-from pydantic_core import PydanticCustomError
+from pydantic import AfterValidator, BaseModel, Field, HttpUrl, StringConstraints
 
 from profilestore.domains.profiles import validation
+from profilestore.platform.schemas import WriteModel
 
 Status = Literal["online", "offline", "away", "busy"]
 AddressKind = Literal["shipping", "billing"]
@@ -38,28 +30,6 @@ Preferences = Annotated[
     Field(description="Free JSON object: at most 16 KiB and 8 levels deep"),
 ]
 AvatarUrl = Annotated[HttpUrl, Field(max_length=2048)]
-
-SERVER_KEPT = ("user_id", "created_at", "updated_at", "version")
-
-
-class WriteModel(BaseModel):
-    """A request body: unknown fields are refused, server-kept fields get a clear message."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_server_kept(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            written = [name for name in SERVER_KEPT if name in data]
-            if written:
-                raise PydanticCustomError(
-                    "read_only",
-                    "server-kept fields cannot be written: {fields}",
-                    {"fields": ", ".join(written)},
-                )
-        return data
-
 
 class ProfileWrite(WriteModel):
     """The writable fields of a profile (PUT replaces all of them; PATCH merges into them)."""

@@ -7,7 +7,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import ColumnElement, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from profilestore.domains.profiles import events
 from profilestore.domains.profiles.models import Address, Profile
 from profilestore.domains.profiles.schemas import ALL_FIELDS, PresenceWrite, ProfileWrite
-from profilestore.domains.profiles.validation import merge_patch
+from profilestore.platform import registry
 from profilestore.platform.conditional import (
     check_if_match,
     check_if_none_match_create,
@@ -23,6 +22,7 @@ from profilestore.platform.conditional import (
 from profilestore.platform.db import Database, utcnow
 from profilestore.platform.errors import ProblemError, not_found, validation_problem
 from profilestore.platform.reads import PreparedRead
+from profilestore.platform.schemas import patched
 
 _COLUMNS = [Profile.__table__.c[name] for name in ALL_FIELDS]
 _WRITABLE = tuple(ProfileWrite.model_fields)
@@ -72,6 +72,18 @@ class ProfileReads:
 PROFILES = ProfileReads()
 """Reads that see every profile (the owner's, an admin's or a service's view)."""
 
+_visible: dict[tuple[int, ...], ProfileReads] = {}
+
+
+def visible_reads() -> ProfileReads:
+    """Reads narrowed by every installed domain's viewer filter (the social domain's: "the
+    owner does not block ``:viewer``"); pass ``viewer=`` to each call. Built once per set of
+    installed domains."""
+    key = tuple(id(domain) for domain in registry.installed())
+    if key not in _visible:
+        _visible[key] = ProfileReads(*registry.viewer_filters(Profile.user_id, bindparam("viewer")))
+    return _visible[key]
+
 
 async def get_profile(source: Source, user_id: uuid.UUID) -> dict[str, Any] | None:
     return await PROFILES.get(source, user_id)
@@ -104,7 +116,18 @@ async def put_profile(
     check_if_match(session, if_match, current.version if current else None)
     check_if_none_match_create(if_none_match, current is not None)
     if current is None:
-        return await _create(session, user_id, data)
+        try:
+            return await _create(session, user_id, data)
+        except _CreateRaceLost:
+            # The winner has committed (PostgreSQL made our insert wait for it): this PUT is
+            # now an update of that profile, under the same preconditions.
+            current = await lock_profile(session, user_id)
+            if current is None:
+                raise ProblemError(
+                    409, "conflict", "A concurrent write conflicted; retry."
+                ) from None
+            check_if_match(session, if_match, current.version)
+            check_if_none_match_create(if_none_match, exists=True)
     return await _update(session, current, data)
 
 
@@ -115,12 +138,7 @@ async def patch_profile(
     if current is None:
         raise not_found("profile")
     check_if_match(session, if_match, current.version)
-    merged = merge_patch({name: getattr(current, name) for name in _WRITABLE}, patch)
-    try:
-        data = ProfileWrite.model_validate(merged)
-    except ValidationError as exc:
-        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
-        raise validation_problem(errors) from None
+    data = patched(ProfileWrite, {name: getattr(current, name) for name in _WRITABLE}, patch)
     return await _update(session, current, data)
 
 
@@ -132,6 +150,7 @@ async def delete_profile(
     check_if_match(session, if_match, current.version if current else None)
     if current is None:
         return False
+    await registry.user_deleted(session, user_id)
     await session.execute(delete(Address).where(Address.user_id == user_id))
     await session.execute(delete(Profile).where(Profile.user_id == user_id))
     events.profile_deleted(session, user_id)
@@ -175,11 +194,21 @@ async def _create(session: AsyncSession, user_id: uuid.UUID, data: ProfileWrite)
     await _ensure_username_free(session, data.username, user_id)
     now = utcnow()
     profile = Profile(user_id=user_id, **data.columns(), created_at=now, updated_at=now, version=1)
-    session.add(profile)
-    await _flush(session)
+    try:
+        async with session.begin_nested():
+            session.add(profile)
+            await session.flush()
+    except IntegrityError as exc:
+        if _is_username_conflict(exc):
+            raise _username_taken() from None
+        raise _CreateRaceLost from None
     change = ProfileChange(_as_dict(profile), created=True, changed=list(_WRITABLE))
     events.profile_written(session, change.profile, created=True, changed=change.changed)
     return change
+
+
+class _CreateRaceLost(Exception):
+    """A concurrent request created the same profile between our look-up and our insert."""
 
 
 async def _update(session: AsyncSession, current: Profile, data: ProfileWrite) -> ProfileChange:
@@ -214,13 +243,21 @@ def _username_taken() -> ProblemError:
     return ProblemError(409, "username-taken", "That username is already taken.")
 
 
+def _is_username_conflict(exc: IntegrityError) -> bool:
+    return "username" in str(exc.orig)
+
+
 async def _flush(session: AsyncSession) -> None:
     try:
         await session.flush()
     except IntegrityError as exc:
-        if "username" in str(exc.orig):
+        if _is_username_conflict(exc):
             raise _username_taken() from None
-        raise ProblemError(409, "conflict", "A concurrent write conflicted; retry.") from None
+        raise _conflict() from None
+
+
+def _conflict() -> ProblemError:
+    return ProblemError(409, "conflict", "A concurrent write conflicted; retry.")
 
 
 def _as_dict(profile: Profile) -> dict[str, Any]:

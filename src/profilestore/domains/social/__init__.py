@@ -1,1 +1,22 @@
-"""Social graph: contacts (nickname, favorite) and blocks, and the enforcement of blocks."""
+"""The social domain: contacts and blocks, and the block rule every other domain's reads of
+one user's data by another apply (as a viewer filter)."""
+
+from __future__ import annotations
+
+from profilestore.platform.registry import Domain
+
+
+def descriptor() -> Domain:
+    from profilestore.domains.social import api, service
+
+    return Domain(
+        name="social",
+        routers=(api.router,),
+        models=("profilestore.domains.social.models",),
+        viewer_filter=service.not_blocked_by,
+        user_deleted=service.user_deleted,
+        example_bodies={
+            "ContactWrite": {"nickname": "pwned", "is_favorite": True},
+            "BlockWrite": {"reason": "pwned"},
+        },
+    )

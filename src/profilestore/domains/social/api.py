@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-import structlog
-from fastapi import APIRouter, Body, Depends, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from profilestore.domains.profiles import service as profiles
-from profilestore.domains.profiles.api import MERGE_PATCH, Reader, Writer
-from profilestore.domains.profiles.schemas import PUBLIC_FIELDS
 from profilestore.domains.social import service
 from profilestore.domains.social.schemas import (
     Block,
@@ -31,11 +26,12 @@ from profilestore.platform.access import (
 from profilestore.platform.auth import Principal
 from profilestore.platform.cache import Cache, record
 from profilestore.platform.conditional import json_response
-from profilestore.platform.errors import not_found, problem_responses
+from profilestore.platform.errors import problem_responses
 from profilestore.platform.jsonutil import dumps, loads
+from profilestore.platform.params import MERGE_PATCH_OPENAPI, MergePatch, Reader, Writer
+from profilestore.platform.uow import UnitOfWorkRoute
 
-router = APIRouter(prefix="/v1", tags=["social"])
-log = structlog.get_logger("profilestore.social")
+router = APIRouter(prefix="/v1", tags=["social"], route_class=UnitOfWorkRoute)
 
 CanRead = Annotated[Principal, Depends(OWNER_ADMIN_OR_SERVICE_PRIVATE)]
 CanWrite = Annotated[Principal, Depends(OWNER_OR_ADMIN_PRIVATE)]
@@ -45,12 +41,6 @@ CONTACT = "/profiles/{user_id}/contacts/{contact_user_id}"
 BLOCK = "/profiles/{user_id}/blocks/{blocked_user_id}"
 
 
-async def _with_profile(session: AsyncSession, contact: dict[str, Any]) -> dict[str, Any]:
-    profile = await profiles.get_profile(session, contact["contact_user_id"])
-    view = {name: profile[name] for name in PUBLIC_FIELDS} if profile else None
-    return {**contact, "profile": view}
-
-
 @router.put(
     CONTACT,
     response_model=Contact,
@@ -58,30 +48,36 @@ async def _with_profile(session: AsyncSession, contact: dict[str, Any]) -> dict[
     responses={201: {"model": Contact}, **problem_responses(401, 404, 409, 413, 415, 422)},
 )
 async def put_contact(
-    user_id: uuid.UUID, contact_user_id: uuid.UUID, body: ContactWrite, session: Writer, _: CanWrite
+    user_id: uuid.UUID,
+    contact_user_id: uuid.UUID,
+    uow: Writer,
+    _: CanWrite,
+    body: ContactWrite | None = None,
 ) -> Response:
-    contact, created = await service.put_contact(session, user_id, contact_user_id, body)
-    await session.commit()
-    return json_response(await _with_profile(session, contact), status=201 if created else 200)
+    contact, created = await service.put_contact(
+        uow.session, user_id, contact_user_id, body or ContactWrite()
+    )
+    (answer,) = await service.with_profiles(uow.session, [contact])
+    return json_response(answer, status=201 if created else 200)
 
 
 @router.patch(
     CONTACT,
     response_model=Contact,
     summary="Update a contact with a JSON Merge Patch",
-    openapi_extra={"requestBody": {"content": {MERGE_PATCH: {"schema": {"type": "object"}}}}},
+    openapi_extra=MERGE_PATCH_OPENAPI,
     responses=problem_responses(401, 404, 413, 415, 422),
 )
 async def patch_contact(
     user_id: uuid.UUID,
     contact_user_id: uuid.UUID,
-    patch: Annotated[dict[str, Any], Body(media_type=MERGE_PATCH)],
-    session: Writer,
+    patch: MergePatch,
+    uow: Writer,
     _: CanWrite,
 ) -> Response:
-    contact = await service.patch_contact(session, user_id, contact_user_id, patch)
-    await session.commit()
-    return json_response(await _with_profile(session, contact))
+    contact = await service.patch_contact(uow.session, user_id, contact_user_id, patch)
+    (answer,) = await service.with_profiles(uow.session, [contact])
+    return json_response(answer)
 
 
 @router.delete(
@@ -91,10 +87,9 @@ async def patch_contact(
     responses=problem_responses(401, 404),
 )
 async def delete_contact(
-    user_id: uuid.UUID, contact_user_id: uuid.UUID, session: Writer, _: CanWrite
+    user_id: uuid.UUID, contact_user_id: uuid.UUID, uow: Writer, _: CanWrite
 ) -> Response:
-    await service.delete_contact(session, user_id, contact_user_id)
-    await session.commit()
+    await service.delete_contact(uow.session, user_id, contact_user_id)
     return Response(status_code=204)
 
 
@@ -115,29 +110,26 @@ async def list_contacts(
     items, next_cursor = await service.list_contacts(
         session, user_id, cursor=cursor, limit=limit, favorite=favorite
     )
-    if not items and cursor is None and not await profiles.profile_exists(session, user_id):
-        raise not_found("profile")
     return json_response({"items": items, "next_cursor": next_cursor})
 
 
 @router.put(
     BLOCK,
     response_model=Block,
-    summary="Block a user (also removes them from your contacts)",
+    summary="Block a user, with or without a profile (also removes them from your contacts)",
     responses={201: {"model": Block}, **problem_responses(401, 404, 413, 415, 422, 503)},
 )
 async def put_block(
-    request: Request,
     user_id: uuid.UUID,
     blocked_user_id: uuid.UUID,
-    session: Writer,
+    uow: Writer,
     _: CanWrite,
     body: BlockWrite | None = None,
 ) -> Response:
     block, created = await service.put_block(
-        session, user_id, blocked_user_id, body or BlockWrite()
+        uow.session, user_id, blocked_user_id, body or BlockWrite()
     )
-    await _commit_and_invalidate(request, session, user_id, blocked_user_id)
+    uow.invalidate(block_key(user_id, blocked_user_id))
     return json_response(block, status=201 if created else 200)
 
 
@@ -148,10 +140,10 @@ async def put_block(
     responses=problem_responses(401, 404, 503),
 )
 async def delete_block(
-    request: Request, user_id: uuid.UUID, blocked_user_id: uuid.UUID, session: Writer, _: CanWrite
+    user_id: uuid.UUID, blocked_user_id: uuid.UUID, uow: Writer, _: CanWrite
 ) -> Response:
-    await service.delete_block(session, user_id, blocked_user_id)
-    await _commit_and_invalidate(request, session, user_id, blocked_user_id)
+    await service.delete_block(uow.session, user_id, blocked_user_id)
+    uow.invalidate(block_key(user_id, blocked_user_id))
     return Response(status_code=204)
 
 
@@ -207,18 +199,3 @@ async def check_block(
 def block_key(a: uuid.UUID, b: uuid.UUID) -> str:
     low, high = sorted((a, b))
     return f"blocks:{low.hex}:{high.hex}"
-
-
-async def _commit_and_invalidate(
-    request: Request, session: AsyncSession, owner: uuid.UUID, other: uuid.UUID
-) -> None:
-    """Invalidate before the commit (a cache that cannot be invalidated fails the write with
-    503, changing nothing) and again after it (closing the window of a concurrent refill)."""
-    cache: Cache = request.app.state.cache
-    key = block_key(owner, other)
-    await cache.delete(key)
-    await session.commit()
-    try:
-        await cache.delete(key)
-    except Exception as exc:  # the write is committed; the TTL bounds any staleness
-        log.warning("cache_invalidation_failed", key=key, error=type(exc).__name__)

@@ -8,7 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from profilestore.domains.profiles.schemas import PublicProfile, WriteModel
+from profilestore.domains.profiles.public import PublicProfile
+from profilestore.platform.schemas import WriteModel
 
 Nickname = Annotated[str, StringConstraints(max_length=64)]
 

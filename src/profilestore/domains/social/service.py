@@ -6,19 +6,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import ColumnElement, and_, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from profilestore.domains.profiles import service as profiles
-from profilestore.domains.profiles.schemas import PUBLIC_FIELDS
-from profilestore.domains.profiles.validation import merge_patch
+from profilestore.domains.profiles import public as profiles
 from profilestore.domains.social import events
 from profilestore.domains.social.models import Block, Contact
 from profilestore.domains.social.schemas import BlockWrite, ContactWrite
 from profilestore.platform.db import utcnow
-from profilestore.platform.errors import FieldError, ProblemError, not_found, validation_problem
+from profilestore.platform.errors import FieldError, ProblemError, not_found
 from profilestore.platform.pagination import keyset_page
+from profilestore.platform.schemas import patched
 
 _CONTACT_FIELDS = (
     "user_id",
@@ -113,15 +111,10 @@ async def patch_contact(
 ) -> dict[str, Any]:
     await _lock_owner(session, owner)
     contact = await _get_contact(session, owner, other)
-    if contact is None:
+    if contact is None or await blocks(session, other, owner):
         raise not_found("contact")
     current = {"nickname": contact.nickname, "is_favorite": contact.is_favorite}
-    try:
-        data = ContactWrite.model_validate(merge_patch(current, patch))
-    except ValidationError as exc:
-        raise validation_problem(
-            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
-        ) from None
+    data = patched(ContactWrite, current, patch)
     return await _update_contact(session, contact, data)
 
 
@@ -179,20 +172,33 @@ async def list_contacts(
     page, next_cursor = await keyset_page(
         session, statement, Contact.contact_user_id, cursor=cursor, limit=limit
     )
-    found = await profiles.get_profiles(session, [c.contact_user_id for c in page])
-    views = {p["user_id"]: {name: p[name] for name in PUBLIC_FIELDS} for p in found}
-    items = [{**_contact_dict(c), "profile": views.get(c.contact_user_id)} for c in page]
-    return items, next_cursor
+    if not page and cursor is None and not await profiles.profile_exists(session, owner):
+        raise not_found("profile")
+    return await with_profiles(session, [_contact_dict(c) for c in page]), next_cursor
+
+
+async def with_profiles(
+    session: AsyncSession, contacts: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Contacts, each with the contact's public profile as their owner may see it (``None``
+    when the contact has no profile, or blocks the owner)."""
+    if not contacts:
+        return []
+    owner = contacts[0]["user_id"]
+    views = await profiles.embedded_profiles(
+        session, [c["contact_user_id"] for c in contacts], viewer=owner
+    )
+    return [{**c, "profile": views.get(c["contact_user_id"])} for c in contacts]
 
 
 async def put_block(
     session: AsyncSession, owner: uuid.UUID, other: uuid.UUID, data: BlockWrite
 ) -> tuple[dict[str, Any], bool]:
-    """Block ``other``; also removes them from the owner's contacts."""
+    """Block ``other``; also removes them from the owner's contacts. Any user id can be
+    blocked, with or without a profile (a block made in advance holds when they sign up), so
+    the answer says nothing about whether ``other`` exists."""
     _refuse_self(owner, other, "blocked_user_id")
     await _lock_owner(session, owner)
-    if not await profiles.profile_exists(session, other):
-        raise not_found("profile")
     statement = select(Block).where(Block.user_id == owner, Block.blocked_user_id == other)
     block = (await session.execute(statement)).scalar_one_or_none()
     if block is not None:
@@ -225,8 +231,24 @@ async def list_blocks(
     page, next_cursor = await keyset_page(
         session, statement, Block.blocked_user_id, cursor=cursor, limit=limit
     )
+    if not page and cursor is None and not await profiles.profile_exists(session, owner):
+        raise not_found("profile")
     return [_block_dict(b) for b in page], next_cursor
 
 
 def _block_dict(block: Block) -> dict[str, Any]:
     return {name: getattr(block, name) for name in _BLOCK_FIELDS}
+
+
+async def user_deleted(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """A profile is being deleted: remove the user's own contacts and blocks, and every other
+    user's contact of them and block of them, each removal with its event (keyed by the
+    owner of the removed row), in the deleting transaction."""
+    await session.execute(delete(Contact).where(Contact.user_id == user_id))
+    await session.execute(delete(Block).where(Block.user_id == user_id))
+    contacts = delete(Contact).where(Contact.contact_user_id == user_id)
+    for (owner,) in await session.execute(contacts.returning(Contact.user_id)):
+        events.contact_event(session, events.CONTACT_REMOVED, owner, user_id)
+    blocked = delete(Block).where(Block.blocked_user_id == user_id)
+    for (owner,) in await session.execute(blocked.returning(Block.user_id)):
+        events.block_event(session, events.USER_UNBLOCKED, owner, user_id)

@@ -1,0 +1,33 @@
+"""What other domains (and the hub) may use of the profiles domain. Nothing else in
+``profilestore.domains.profiles`` is imported from outside it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from profilestore.domains.profiles.schemas import PUBLIC_FIELDS, PublicProfile
+from profilestore.domains.profiles.service import lock_profile, profile_exists, visible_reads
+
+__all__ = [
+    "PUBLIC_FIELDS",
+    "PublicProfile",
+    "embedded_profiles",
+    "lock_profile",
+    "profile_exists",
+]
+
+
+async def embedded_profiles(
+    source: AsyncSession, user_ids: list[uuid.UUID], *, viewer: uuid.UUID
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """The public views of ``user_ids`` that ``viewer`` may see, by id: the one way any
+    response embeds another user's profile. Every installed viewer filter applies (a user who
+    blocks ``viewer`` is left out), whoever the caller is: the data appears in ``viewer``'s
+    context (their contact list, say), so it follows ``viewer``'s rules."""
+    if not user_ids:
+        return {}
+    found = await visible_reads().get_many(source, user_ids, viewer=viewer)
+    return {p["user_id"]: {name: p[name] for name in PUBLIC_FIELDS} for p in found}

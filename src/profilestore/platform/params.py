@@ -1,0 +1,34 @@
+"""Parameter and dependency types every domain's routes share: the read session, the unit of
+work, conditional-request headers, the merge-patch body, and the user id in the path."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Body, Depends, Header
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from profilestore.platform.db import read_session
+from profilestore.platform.uow import UnitOfWork, Writer
+
+MERGE_PATCH = "application/merge-patch+json"
+
+Reader = Annotated[AsyncSession, Depends(read_session)]
+IfMatch = Annotated[str | None, Header(description="ETag of the version you read; 412 if stale")]
+IfNoneMatch = Annotated[str | None, Header()]
+UserId = Annotated[uuid.UUID, "the profile's user id"]
+MergePatch = Annotated[dict[str, Any], Body(media_type=MERGE_PATCH)]
+MERGE_PATCH_OPENAPI = {"requestBody": {"content": {MERGE_PATCH: {"schema": {"type": "object"}}}}}
+
+__all__ = [
+    "MERGE_PATCH",
+    "MERGE_PATCH_OPENAPI",
+    "IfMatch",
+    "IfNoneMatch",
+    "MergePatch",
+    "Reader",
+    "UnitOfWork",
+    "UserId",
+    "Writer",
+]

@@ -1,0 +1,117 @@
+"""The request's unit of work: one write transaction, the events it wrote to the outbox, and
+what must happen around its commit (cache invalidation, waking the relay).
+
+A write route depends on ``Writer`` and hands ``uow.session`` to its services; neither calls
+``commit()``. The route class ``UnitOfWorkRoute`` commits once, after the handler has built its
+response from what the services returned, so a response is only ever sent for a committed
+change. Anything that raises before that rolls the whole transaction back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
+
+import structlog
+from fastapi import Depends, Request
+from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from profilestore.platform.conditional import REQUIRE_IF_MATCH
+
+log = structlog.get_logger("profilestore.uow")
+Hook = Callable[["UnitOfWork"], Awaitable[None]]
+STATE_KEY = "unit_of_work"
+
+
+class UnitOfWork:
+    """A write session plus the hooks that run just before and just after its commit."""
+
+    def __init__(self, session: AsyncSession, request: Request) -> None:
+        self.session = session
+        self.request = request
+        self.response: Response | None = None
+        self.committed = False
+        self._before_commit: list[Hook] = []
+        self._after_commit: list[Hook] = []
+
+    def before_commit(self, hook: Hook) -> None:
+        """Run ``hook`` inside the transaction, once the response is known. A failure rolls
+        the write back (and is answered as any error is)."""
+        self._before_commit.append(hook)
+
+    def after_commit(self, hook: Hook) -> None:
+        """Run ``hook`` after the commit; a failure is logged, the write stands."""
+        self._after_commit.append(hook)
+
+    def invalidate(self, *keys: str) -> None:
+        """Drop cache keys this write makes stale: before the commit (a cache that cannot be
+        reached fails the write with 503, changing nothing) and again after it (closing the
+        window in which a concurrent read refilled the old value)."""
+        cache = self.request.app.state.cache
+
+        async def drop(_: UnitOfWork) -> None:
+            await cache.delete(*keys)
+
+        self.before_commit(drop)
+        self.after_commit(drop)
+
+    async def commit(self, response: Response) -> None:
+        self.response = response
+        for hook in self._before_commit:
+            await hook(self)
+        await self.session.commit()
+        self.committed = True
+        for hook in self._after_commit:
+            try:
+                await hook(self)
+            except Exception as exc:  # the write is committed; TTLs bound any staleness
+                log.warning("after_commit_failed", hook=_name(hook), error=type(exc).__name__)
+        relay = getattr(self.request.app.state, "relay", None)
+        if relay is not None and self.session.info.get("emitted"):
+            relay.wakeup.set()
+
+
+def _name(hook: Hook) -> str:
+    return getattr(hook, "__qualname__", type(hook).__name__)
+
+
+UnitOfWorkFactory = Callable[[UnitOfWork], Awaitable[None]]
+_starters: list[UnitOfWorkFactory] = []
+
+
+def on_begin(starter: UnitOfWorkFactory) -> None:
+    """Register a platform step run at the start of every unit of work (e.g. Idempotency-Key)."""
+    if starter not in _starters:
+        _starters.append(starter)
+
+
+async def unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
+    async with request.app.state.db.write_session() as session:
+        session.info["event_options"] = request.app.state.event_options
+        session.info[REQUIRE_IF_MATCH] = request.app.state.settings.require_if_match
+        uow = UnitOfWork(session, request)
+        request.scope.setdefault("state", {})[STATE_KEY] = uow
+        for starter in _starters:
+            await starter(uow)
+        yield uow
+
+
+Writer = Annotated[UnitOfWork, Depends(unit_of_work, scope="function")]
+
+
+class UnitOfWorkRoute(APIRoute):
+    """Commits the request's unit of work (if it opened one) once the handler has answered."""
+
+    def get_route_handler(self) -> Callable[[Request], Any]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            response: Response = await handler(request)
+            uow: UnitOfWork | None = request.scope.get("state", {}).get(STATE_KEY)
+            if uow is not None and not uow.committed:
+                await uow.commit(response)
+            return response
+
+        return handle

@@ -1,0 +1,47 @@
+"""The layout rules of DESIGN.md, checked on the source: the platform never imports a domain,
+and a domain reaches another domain only through that domain's ``public`` module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import profilestore
+
+SOURCE = Path(profilestore.__file__).parent
+
+
+def _imports(path: Path) -> list[str]:
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.extend(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+    return names
+
+
+def test_platform_imports_no_domain() -> None:
+    offenders = [
+        f"{path.relative_to(SOURCE)}: {name}"
+        for path in (SOURCE / "platform").rglob("*.py")
+        for name in _imports(path)
+        if name.startswith("profilestore.domains")
+    ]
+    assert offenders == []
+
+
+def test_domains_meet_only_through_public_modules() -> None:
+    offenders = []
+    for path in (SOURCE / "domains").rglob("*.py"):
+        parts = path.relative_to(SOURCE / "domains").parts
+        if len(parts) < 2:
+            continue  # the registry lists every domain
+        own = f"profilestore.domains.{parts[0]}"
+        for name in _imports(path):
+            if not name.startswith("profilestore.domains.") or name.startswith(own):
+                continue
+            other = ".".join(name.split(".")[:3])
+            if not name.startswith(f"{other}.public"):
+                offenders.append(f"{path.relative_to(SOURCE)}: {name}")
+    assert offenders == []
