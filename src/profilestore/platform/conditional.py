@@ -3,6 +3,7 @@ If-None-Match answers 304 on reads; plus the JSON response every route returns."
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,13 @@ def etag(version: int, *, public: bool = False) -> str:
     return f'"{version}-public"' if public else f'"{version}"'
 
 
+def content_tag(payload: Any) -> str:
+    """A strong ETag for a representation built from several versioned parts (a contact with
+    the contact's profile embedded): a digest of its JSON, so it changes whenever any part
+    does."""
+    return f'"{hashlib.blake2b(dumps(payload), digest_size=12).hexdigest()}"'
+
+
 def _listed(header: str, tag: str) -> bool:
     return any(part.strip() in (tag, f"W/{tag}") for part in header.split(","))
 
@@ -29,17 +37,26 @@ def check_if_match(session: AsyncSession, header: str | None, current_version: i
     """Raise 412 unless ``If-Match`` is absent or names the current version. When the write
     session says it is required (``PROFILESTORE_REQUIRE_IF_MATCH``), a change to an existing
     resource without it is 428."""
+    check_if_match_tag(session, header, etag(current_version) if current_version else None)
+
+
+def if_match_required(session: AsyncSession) -> bool:
+    return bool(session.info.get(REQUIRE_IF_MATCH))
+
+
+def check_if_match_tag(session: AsyncSession, header: str | None, current: str | None) -> None:
+    """``check_if_match`` for a resource whose ETag is ``current`` (None: it does not exist)."""
     if header is None:
-        if session.info.get(REQUIRE_IF_MATCH) and current_version is not None:
+        if if_match_required(session) and current is not None:
             raise ProblemError(
                 428,
                 "precondition-required",
                 "Send If-Match with the ETag you read: this server refuses blind overwrites.",
             )
         return
-    if current_version is None:
+    if current is None:
         raise ProblemError(412, "precondition-failed", "The resource does not exist.")
-    if header.strip() == "*" or any(p.strip() == etag(current_version) for p in header.split(",")):
+    if header.strip() == "*" or any(p.strip() == current for p in header.split(",")):
         return
     raise ProblemError(
         412, "precondition-failed", "The resource has changed: read it again and retry."

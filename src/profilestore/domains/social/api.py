@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
@@ -25,10 +25,23 @@ from profilestore.platform.access import (
 )
 from profilestore.platform.auth import Principal
 from profilestore.platform.cache import Cache, record
-from profilestore.platform.conditional import json_response
-from profilestore.platform.errors import problem_responses
+from profilestore.platform.conditional import (
+    content_tag,
+    json_response,
+    not_modified,
+    not_modified_response,
+)
+from profilestore.platform.errors import not_found, problem_responses
 from profilestore.platform.jsonutil import dumps, loads
-from profilestore.platform.params import MERGE_PATCH_OPENAPI, MergePatch, Reader, Writer
+from profilestore.platform.params import (
+    MERGE_PATCH_OPENAPI,
+    IfMatch,
+    IfNoneMatch,
+    MergePatch,
+    Reader,
+    UnitOfWork,
+    Writer,
+)
 from profilestore.platform.uow import UnitOfWorkRoute
 
 router = APIRouter(prefix="/v1", tags=["social"], route_class=UnitOfWorkRoute)
@@ -45,7 +58,10 @@ BLOCK = "/profiles/{user_id}/blocks/{blocked_user_id}"
     CONTACT,
     response_model=Contact,
     summary="Add (201) or update (200) a contact",
-    responses={201: {"model": Contact}, **problem_responses(401, 404, 409, 413, 415, 422)},
+    responses={
+        201: {"model": Contact},
+        **problem_responses(401, 404, 409, 412, 428, 413, 415, 422),
+    },
 )
 async def put_contact(
     user_id: uuid.UUID,
@@ -53,12 +69,41 @@ async def put_contact(
     uow: Writer,
     _: CanWrite,
     body: ContactWrite | None = None,
+    if_match: IfMatch = None,
 ) -> Response:
     contact, created = await service.put_contact(
-        uow.session, user_id, contact_user_id, body or ContactWrite()
+        uow.session, user_id, contact_user_id, body or ContactWrite(), if_match=if_match
     )
+    return await _contact_response(uow, contact, status=201 if created else 200)
+
+
+async def _contact_response(
+    uow: UnitOfWork, contact: dict[str, Any], *, status: int = 200
+) -> Response:
     (answer,) = await service.with_profiles(uow.session, [contact])
-    return json_response(answer, status=201 if created else 200)
+    return json_response(answer, status=status, tag=content_tag(answer))
+
+
+@router.get(
+    CONTACT,
+    response_model=Contact,
+    summary="One contact, with the contact's public profile",
+    responses={304: {"description": "Not modified"}, **problem_responses(401, 404, 422)},
+)
+async def get_contact(
+    user_id: uuid.UUID,
+    contact_user_id: uuid.UUID,
+    session: Reader,
+    _: CanRead,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    contact = await service.get_contact(session, user_id, contact_user_id)
+    if contact is None:
+        raise not_found("contact")
+    tag = content_tag(contact)
+    if not_modified(if_none_match, tag):
+        return not_modified_response(tag)
+    return json_response(contact, tag=tag)
 
 
 @router.patch(
@@ -66,7 +111,7 @@ async def put_contact(
     response_model=Contact,
     summary="Update a contact with a JSON Merge Patch",
     openapi_extra=MERGE_PATCH_OPENAPI,
-    responses=problem_responses(401, 404, 413, 415, 422),
+    responses=problem_responses(401, 404, 412, 428, 413, 415, 422),
 )
 async def patch_contact(
     user_id: uuid.UUID,
@@ -74,22 +119,28 @@ async def patch_contact(
     patch: MergePatch,
     uow: Writer,
     _: CanWrite,
+    if_match: IfMatch = None,
 ) -> Response:
-    contact = await service.patch_contact(uow.session, user_id, contact_user_id, patch)
-    (answer,) = await service.with_profiles(uow.session, [contact])
-    return json_response(answer)
+    contact = await service.patch_contact(
+        uow.session, user_id, contact_user_id, patch, if_match=if_match
+    )
+    return await _contact_response(uow, contact)
 
 
 @router.delete(
     CONTACT,
     status_code=204,
     summary="Remove a contact (idempotent)",
-    responses=problem_responses(401, 404),
+    responses=problem_responses(401, 404, 412, 428),
 )
 async def delete_contact(
-    user_id: uuid.UUID, contact_user_id: uuid.UUID, uow: Writer, _: CanWrite
+    user_id: uuid.UUID,
+    contact_user_id: uuid.UUID,
+    uow: Writer,
+    _: CanWrite,
+    if_match: IfMatch = None,
 ) -> Response:
-    await service.delete_contact(uow.session, user_id, contact_user_id)
+    await service.delete_contact(uow.session, user_id, contact_user_id, if_match=if_match)
     return Response(status_code=204)
 
 

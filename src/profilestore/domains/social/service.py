@@ -13,6 +13,7 @@ from profilestore.domains.profiles import public as profiles
 from profilestore.domains.social import events
 from profilestore.domains.social.models import Block, Contact
 from profilestore.domains.social.schemas import BlockWrite, ContactWrite
+from profilestore.platform.conditional import check_if_match_tag, content_tag, if_match_required
 from profilestore.platform.db import utcnow
 from profilestore.platform.errors import FieldError, ProblemError, not_found
 from profilestore.platform.pagination import keyset_page
@@ -81,7 +82,12 @@ async def _get_contact(session: AsyncSession, owner: uuid.UUID, other: uuid.UUID
 
 
 async def put_contact(
-    session: AsyncSession, owner: uuid.UUID, other: uuid.UUID, data: ContactWrite
+    session: AsyncSession,
+    owner: uuid.UUID,
+    other: uuid.UUID,
+    data: ContactWrite,
+    *,
+    if_match: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
     _refuse_self(owner, other, "contact_user_id")
     await _lock_owner(session, owner)
@@ -89,6 +95,7 @@ async def put_contact(
     if await blocks(session, owner, other):
         raise ProblemError(409, "contact-blocked", "You block this user: unblock them first.")
     contact = await _get_contact(session, owner, other)
+    await _check_if_match(session, if_match, contact)
     now = utcnow()
     if contact is None:
         contact = Contact(
@@ -106,13 +113,44 @@ async def put_contact(
     return await _update_contact(session, contact, data), False
 
 
+async def get_contact(
+    session: AsyncSession, owner: uuid.UUID, other: uuid.UUID
+) -> dict[str, Any] | None:
+    """One contact with its profile; None if absent or if the contact blocks the owner."""
+    contact = await _get_contact(session, owner, other)
+    if contact is None or await blocks(session, other, owner):
+        return None
+    (found,) = await with_profiles(session, [_contact_dict(contact)])
+    return found
+
+
+async def _check_if_match(
+    session: AsyncSession, header: str | None, contact: Contact | None
+) -> None:
+    """A contact's ETag covers its embedded profile (``content_tag`` of the representation),
+    so it is only computed when a precondition needs it."""
+    if header is None and (contact is None or not if_match_required(session)):
+        return
+    current = None
+    if contact is not None:
+        (representation,) = await with_profiles(session, [_contact_dict(contact)])
+        current = content_tag(representation)
+    check_if_match_tag(session, header, current)
+
+
 async def patch_contact(
-    session: AsyncSession, owner: uuid.UUID, other: uuid.UUID, patch: dict[str, Any]
+    session: AsyncSession,
+    owner: uuid.UUID,
+    other: uuid.UUID,
+    patch: dict[str, Any],
+    *,
+    if_match: str | None = None,
 ) -> dict[str, Any]:
     await _lock_owner(session, owner)
     contact = await _get_contact(session, owner, other)
     if contact is None or await blocks(session, other, owner):
         raise not_found("contact")
+    await _check_if_match(session, if_match, contact)
     current = {"nickname": contact.nickname, "is_favorite": contact.is_favorite}
     data = patched(ContactWrite, current, patch)
     return await _update_contact(session, contact, data)
@@ -139,8 +177,12 @@ async def _update_contact(
     return _contact_dict(contact)
 
 
-async def delete_contact(session: AsyncSession, owner: uuid.UUID, other: uuid.UUID) -> bool:
+async def delete_contact(
+    session: AsyncSession, owner: uuid.UUID, other: uuid.UUID, *, if_match: str | None = None
+) -> bool:
     await _lock_owner(session, owner)
+    if if_match is not None or if_match_required(session):
+        await _check_if_match(session, if_match, await _get_contact(session, owner, other))
     return await _remove_contact(session, owner, other)
 
 
