@@ -45,3 +45,23 @@ def test_domains_meet_only_through_public_modules() -> None:
             if not name.startswith(f"{other}.public"):
                 offenders.append(f"{path.relative_to(SOURCE)}: {name}")
     assert offenders == []
+
+
+def test_domains_never_commit() -> None:
+    """Services and routes hand their session to the unit of work, which commits once."""
+    offenders = [
+        f"{path.relative_to(SOURCE)}:{node.lineno}"
+        for path in (SOURCE / "domains").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr in {"commit", "rollback"}
+    ]
+    assert offenders == []
+
+
+def test_every_api_router_commits_through_the_unit_of_work() -> None:
+    from profilestore.domains.registry import DOMAINS
+    from profilestore.platform.uow import UnitOfWorkRoute
+
+    for domain in DOMAINS:
+        for router in domain.routers:
+            assert router.route_class is UnitOfWorkRoute, domain.name

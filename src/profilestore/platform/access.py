@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from profilestore.platform.auth import ADMIN, SERVICE, Principal
-from profilestore.platform.errors import FieldError, ProblemError
+from profilestore.platform.errors import ProblemError, invalid
 
 
 def unauthorized(detail: str = "A valid bearer token is required.") -> ProblemError:
@@ -52,10 +52,7 @@ def path_user_id(request: Request) -> uuid.UUID:
     try:
         return uuid.UUID(raw)
     except ValueError:
-        error = FieldError(field="path.user_id", message="Input should be a UUID", code="uuid")
-        raise ProblemError(
-            422, "validation-failed", "The request is not valid.", errors=[error]
-        ) from None
+        raise invalid("path.user_id", "Input should be a UUID", "uuid") from None
 
 
 SIGNED_IN = Access("signed-in", "any signed-in caller", anyone=True)

@@ -64,6 +64,13 @@ class ProblemError(Exception):
         self.headers = headers or {}
 
 
+def invalid(field: str, message: str, code: str = "value_error") -> ProblemError:
+    """A 422 for one invalid input, named by its location (``body.x``, ``query.x``,
+    ``path.x``, ``header.x``): the one way every domain reports a rule it checked itself."""
+    error = FieldError(field=field, message=message, code=code)
+    return ProblemError(422, "validation-failed", "The request is not valid.", errors=[error])
+
+
 def not_found(what: str = "resource") -> ProblemError:
     return ProblemError(404, "not-found", f"The {what} does not exist.")
 

@@ -31,7 +31,7 @@ from profilestore.platform.conditional import (
     not_modified_response,
 )
 from profilestore.platform.db import Database
-from profilestore.platform.errors import FieldError, ProblemError, not_found, problem_responses
+from profilestore.platform.errors import invalid, not_found, problem_responses
 from profilestore.platform.params import (
     MERGE_PATCH_OPENAPI,
     IfMatch,
@@ -110,7 +110,7 @@ async def find_profiles(
     username: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Response:
     if (ids is None) == (username is None):
-        raise _query_error("query", "give exactly one of ids or username")
+        raise invalid("query", "give exactly one of ids or username")
     reads, viewer = reads_for(principal)
     db: Database = request.app.state.db
     if username is not None:
@@ -125,18 +125,13 @@ async def find_profiles(
 def _parse_ids(raw: str, limit: int) -> list[uuid.UUID]:
     parts = [part.strip() for part in raw.split(",") if part.strip()]
     if not parts:
-        raise _query_error("query.ids", "give at least one id")
+        raise invalid("query.ids", "give at least one id")
     if len(parts) > limit:
-        raise _query_error("query.ids", f"at most {limit} ids per request")
+        raise invalid("query.ids", f"at most {limit} ids per request")
     try:
         return [uuid.UUID(part) for part in parts]
     except ValueError:
-        raise _query_error("query.ids", "every id must be a UUID") from None
-
-
-def _query_error(field: str, message: str) -> ProblemError:
-    error = FieldError(field=field, message=message, code="value_error")
-    return ProblemError(422, "validation-failed", "The request is not valid.", errors=[error])
+        raise invalid("query.ids", "every id must be a UUID") from None
 
 
 @router.get(

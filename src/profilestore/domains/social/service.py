@@ -15,7 +15,7 @@ from profilestore.domains.social.models import Block, Contact
 from profilestore.domains.social.schemas import BlockWrite, ContactWrite
 from profilestore.platform.conditional import check_if_match_tag, content_tag, if_match_required
 from profilestore.platform.db import utcnow
-from profilestore.platform.errors import FieldError, ProblemError, not_found
+from profilestore.platform.errors import ProblemError, invalid, not_found
 from profilestore.platform.pagination import keyset_page
 from profilestore.platform.schemas import patched
 
@@ -55,8 +55,7 @@ async def check(session: AsyncSession, a: uuid.UUID, b: uuid.UUID) -> tuple[bool
 
 def _refuse_self(owner: uuid.UUID, other: uuid.UUID, field: str) -> None:
     if owner == other:
-        error = FieldError(field=f"path.{field}", message="must differ from user_id", code="self")
-        raise ProblemError(422, "validation-failed", "The request is not valid.", errors=[error])
+        raise invalid(f"path.{field}", "must differ from user_id", "self")
 
 
 async def _lock_owner(session: AsyncSession, owner: uuid.UUID) -> None:
