@@ -15,7 +15,7 @@ from sqlalchemy import bindparam
 from sqlalchemy.exc import OperationalError
 
 from profilestore.domains.profiles import service
-from profilestore.domains.profiles.api import VISIBLE_TO_VIEWER
+from profilestore.domains.profiles.service import visible_reads
 from profilestore.domains.profiles.models import Profile
 from profilestore.domains.social.models import Block
 from profilestore.platform.db import Database, _driver_arguments
@@ -110,13 +110,13 @@ async def test_many_rows_and_expanding_parameters(db: Database) -> None:
 
 async def test_visibility_filter_binds_the_viewer(db: Database) -> None:
     blocker, viewer = await add_profiles(db)
-    assert await VISIBLE_TO_VIEWER.get(db, blocker, viewer=viewer) is not None
+    assert await visible_reads().get(db, blocker, viewer=viewer) is not None
     async with db.write_session() as session:
         session.add(Block(user_id=blocker, blocked_user_id=viewer, created_at=NOW))
         await session.commit()
-    assert await VISIBLE_TO_VIEWER.get(db, blocker, viewer=viewer) is None
-    assert await VISIBLE_TO_VIEWER.get(db, blocker, viewer=uuid.uuid4()) is not None
-    assert await VISIBLE_TO_VIEWER.get_many(db, [blocker, viewer], viewer=viewer) == [
+    assert await visible_reads().get(db, blocker, viewer=viewer) is None
+    assert await visible_reads().get(db, blocker, viewer=uuid.uuid4()) is not None
+    assert await visible_reads().get_many(db, [blocker, viewer], viewer=viewer) == [
         await service.PROFILES.get(db, viewer)
     ]
 
