@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
@@ -19,6 +21,7 @@ from profilestore.platform.cache import build_cache
 from profilestore.platform.db import Database
 from profilestore.platform.errors import Problem, install_error_handlers, problem_openapi
 from profilestore.platform.events import api as events_api
+from profilestore.platform.events.metrics import BacklogGauges
 from profilestore.platform.events.outbox import EventOptions
 from profilestore.platform.events.relay import Relay, build_publisher, relay_config
 from profilestore.platform.http import API_PREFIX, RequestPipeline
@@ -26,6 +29,8 @@ from profilestore.platform.observability import configure_logging, health_router
 from profilestore.platform.registry import install
 from profilestore.platform.routing import refuse_unknown_query_parameters
 from profilestore.settings import Settings
+
+log = structlog.get_logger("profilestore.app")
 
 DESCRIPTION = """User profiles for app platforms: identity profile, preferences, addresses,
 contacts and blocks, and an events feed of every change.
@@ -56,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.verifier = verifier
     app.state.relay = None
     app.state.cache = build_cache(settings.redis_url, settings.cache_prefix)
+    app.state.backlog_gauges = BacklogGauges(settings.metrics_backlog_seconds)
     app.state.event_options = EventOptions(
         source=settings.events_source, include_private=settings.events_include_private
     )
@@ -66,15 +72,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         mount(app, router)
     declare_access_rules(app)
     refuse_unknown_query_parameters(app)
-    app.add_middleware(RequestPipeline, verifier=verifier, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestPipeline,
+        verifier=verifier,
+        max_body_bytes=settings.max_body_bytes,
+        max_auth_header_bytes=settings.max_auth_header_bytes,
+    )
+    if settings.cors_origins:
+        add_cors(app, settings.cors_origins)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
 
 @asynccontextmanager
 async def in_process_relay(app: FastAPI, settings: Settings, db: Database) -> AsyncIterator[None]:
-    """Run a relay inside this process when configured (default on the embedded SQLite)."""
+    """Run a relay inside this process unless turned off (leases make several relays safe)."""
     if not settings.runs_relay_in_process:
+        log.warning(
+            "no_relay_in_process",
+            detail="PROFILESTORE_RELAY_IN_PROCESS=false: events stay in the outbox until a "
+            "`profilestore relay` process runs.",
+        )
         yield
         return
     relay = Relay(db, build_publisher(settings.events_url), relay_config(settings))
@@ -86,6 +104,23 @@ async def in_process_relay(app: FastAPI, settings: Settings, db: Database) -> As
     finally:
         stop.set()
         await task
+
+
+CORS_HEADERS = ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key"]
+CORS_EXPOSED = ["ETag", "Location", "Retry-After", "RateLimit", "RateLimit-Policy"]
+
+
+def add_cors(app: FastAPI, origins: list[str]) -> None:
+    """CORS for the listed origins, outside the request pipeline, so a preflight (which carries
+    no token) is answered before authentication."""
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=[*CORS_HEADERS, "X-Request-ID"],
+        expose_headers=[*CORS_EXPOSED, "X-Request-ID", "Idempotent-Replayed"],
+        max_age=600,
+    )
 
 
 def mount(app: FastAPI, router: APIRouter) -> None:

@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     jwt_leeway_seconds: int = Field(30, ge=0, le=300)
     jwt_roles_claim: str = Field("role", description="Claim holding roles; dots walk objects.")
+    jwt_max_ttl_seconds: int | None = Field(
+        None,
+        ge=1,
+        description="Refuse tokens living longer than this (exp - iat, or exp - now without iat); "
+        "unset: no maximum.",
+    )
+    max_auth_header_bytes: int = Field(
+        8192, ge=256, le=65536, description="Longer Authorization headers are refused unread."
+    )
     require_if_match: bool = Field(
         False, description="Changes to existing profiles and addresses must send If-Match (428)."
     )
@@ -67,14 +76,28 @@ class Settings(BaseSettings):
     events_include_private: bool = Field(
         False, description="Put private values (preferences, addresses...) in event payloads."
     )
-    relay_in_process: bool | None = Field(
-        None, description="Run the relay inside `serve`; default: on for the embedded SQLite."
+    relay_in_process: bool = Field(
+        True,
+        description="Run the outbox relay inside every `serve` process (leases keep several "
+        "relays safe); false: run `profilestore relay` yourself.",
     )
     relay_batch_size: int = Field(100, ge=1, le=5000)
     relay_poll_seconds: float = Field(0.25, gt=0, le=60)
     relay_lease_seconds: float = Field(15.0, ge=1, le=600)
     relay_backoff_max_seconds: float = Field(30.0, ge=0.1, le=3600)
     outbox_retention_seconds: float = Field(7 * 86400, ge=60)
+
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="When set, /metrics needs `Authorization: Bearer <token>`; unset: open.",
+    )
+    metrics_backlog_seconds: float = Field(
+        5.0, ge=0, le=300, description="The outbox backlog gauges are read at most this often."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Browser origins allowed by CORS (comma separated, exact); none by default.",
+    )
 
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
     batch_max_ids: int = Field(100, ge=1, le=1000)
@@ -86,6 +109,13 @@ class Settings(BaseSettings):
     def _split_algorithms(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("jwt_algorithms")
@@ -108,7 +138,7 @@ class Settings(BaseSettings):
 
     @property
     def runs_relay_in_process(self) -> bool:
-        return self.is_sqlite if self.relay_in_process is None else self.relay_in_process
+        return self.relay_in_process
 
     @property
     def dev_auth_mode(self) -> bool:

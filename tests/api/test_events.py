@@ -317,6 +317,7 @@ async def test_metrics_show_backlog_and_publishing(client: httpx.AsyncClient, ap
         in before
     )
     await relay(app, RecordingPublisher()).drain()
+    app.state.backlog_gauges.every_seconds = 0  # the next scrape reads the database again
     after = (await client.get("/metrics")).text
     assert "profilestore_outbox_backlog 0.0" in after
     assert "profilestore_outbox_oldest_unpublished_age_seconds 0.0" in after

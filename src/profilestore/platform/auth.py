@@ -97,6 +97,7 @@ class TokenVerifier:
         self._audience = settings.jwt_audience
         self._leeway = settings.jwt_leeway_seconds
         self._roles_path = settings.jwt_roles_claim.split(".")
+        self._max_ttl = settings.jwt_max_ttl_seconds
         self._options: Any = {"require": ["exp", "sub"], "verify_aud": self._audience is not None}
 
     async def aclose(self) -> None:
@@ -132,7 +133,20 @@ class TokenVerifier:
             )
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise InvalidToken(type(exc).__name__) from exc
+        self._check_times(claims)
         return self._principal(claims), float(claims["exp"]) + self._leeway
+
+    def _check_times(self, claims: dict[str, Any]) -> None:
+        """RFC 7519 NumericDate claims are JSON numbers (PyJWT also takes numeric strings such
+        as ``"9999999999"``), and a token may not outlive the configured maximum."""
+        for name in ("exp", "nbf", "iat"):
+            value = claims.get(name)
+            if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise InvalidToken(f"{name} is not a number")
+        if self._max_ttl is not None:
+            issued = claims.get("iat", time.time())
+            if claims["exp"] - issued > self._max_ttl + self._leeway:
+                raise InvalidToken("token lifetime exceeds the maximum")
 
     async def _key_for(self, algorithm: str, kid: Any) -> Any:
         if algorithm.startswith("HS"):

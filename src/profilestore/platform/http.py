@@ -33,10 +33,18 @@ REQUEST_SECONDS = Histogram(
 
 
 class RequestPipeline:
-    def __init__(self, app: ASGIApp, *, verifier: TokenVerifier, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        verifier: TokenVerifier,
+        max_body_bytes: int,
+        max_auth_header_bytes: int = 8192,
+    ) -> None:
         self.app = app
         self.verifier = verifier
         self.max_body_bytes = max_body_bytes
+        self.max_auth_header_bytes = max_auth_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,6 +102,10 @@ class RequestPipeline:
         self, headers: dict[bytes, bytes], state: dict[str, Any]
     ) -> ProblemError | None:
         value = headers.get(b"authorization", b"")
+        if len(value) > self.max_auth_header_bytes:
+            return unauthorized(
+                f"The Authorization header exceeds {self.max_auth_header_bytes} bytes."
+            )
         scheme, _, token = value.decode("latin-1").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return unauthorized()

@@ -33,6 +33,7 @@ from profilestore.platform.conditional import (
 )
 from profilestore.platform.errors import not_found, problem_responses
 from profilestore.platform.jsonutil import dumps, loads
+from profilestore.platform.pagination import CURSOR_PATTERN
 from profilestore.platform.params import (
     MERGE_PATCH_OPENAPI,
     IfMatch,
@@ -48,7 +49,10 @@ router = APIRouter(prefix="/v1", tags=["social"], route_class=UnitOfWorkRoute)
 
 CanRead = Annotated[Principal, Depends(OWNER_ADMIN_OR_SERVICE_PRIVATE)]
 CanWrite = Annotated[Principal, Depends(OWNER_OR_ADMIN_PRIVATE)]
-Cursor = Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page")]
+Cursor = Annotated[
+    str | None,
+    Query(pattern=CURSOR_PATTERN, description="next_cursor of the previous page"),
+]
 Limit = Annotated[int, Query(ge=1, le=200)]
 CONTACT = "/profiles/{user_id}/contacts/{contact_user_id}"
 BLOCK = "/profiles/{user_id}/blocks/{blocked_user_id}"

@@ -4,6 +4,7 @@ events stream over published outbox rows, in publish order. Plus ``/metrics``.""
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -15,12 +16,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response, StreamingResponse
 
-from profilestore.platform.access import ADMIN_OR_SERVICE
+from profilestore.platform.access import ADMIN_OR_SERVICE, unauthorized
 from profilestore.platform.auth import Principal
 from profilestore.platform.conditional import json_response
 from profilestore.platform.db import Database, read_session
 from profilestore.platform.errors import FieldError, ProblemError, problem_responses
-from profilestore.platform.events import metrics
 from profilestore.platform.events.outbox import OutboxRow
 from profilestore.platform.jsonutil import dumps
 
@@ -44,9 +44,18 @@ class FeedPage(BaseModel):
 
 
 async def page(session: AsyncSession, after: int | None, limit: int) -> list[FeedItem]:
-    """Published events after the cursor; 410 if events after it were already pruned."""
+    """Published events after the cursor; 410 if events after it were already pruned, 409 if
+    the cursor is past the newest event (a consumer would silently skip what comes next)."""
     if after is not None and after > 0:
-        oldest = (await session.execute(select(func.min(OutboxRow.published_seq)))).scalar()
+        bounds = select(func.min(OutboxRow.published_seq), func.max(OutboxRow.published_seq))
+        oldest, newest = (await session.execute(bounds)).one()
+        if newest is None or after > newest:
+            raise ProblemError(
+                409,
+                "cursor-ahead",
+                f"The cursor is past the newest event ({newest or 0}): this feed was restored "
+                "or reset. Resync, then restart from after=0 or from the newest seq.",
+            )
         if oldest is not None and oldest > after + 1:
             raise ProblemError(
                 410, "cursor-expired", "Events after this cursor were pruned; resync and restart."
@@ -65,7 +74,7 @@ async def page(session: AsyncSession, after: int | None, limit: int) -> list[Fee
     "",
     response_model=FeedPage,
     summary="Published events after a cursor, in publish order (at least once; dedupe on id)",
-    responses=problem_responses(401, 403, 410, 422),
+    responses=problem_responses(401, 403, 409, 410, 422),
 )
 async def feed(
     session: Reader,
@@ -84,7 +93,7 @@ async def feed(
     response_class=StreamingResponse,
     responses={
         200: {"content": {"text/event-stream": {}}},
-        **problem_responses(401, 403, 410, 422),
+        **problem_responses(401, 403, 409, 410, 422),
     },
 )
 async def stream(
@@ -150,7 +159,18 @@ async def _wait_for_publish(request: Request, seconds: float) -> None:
         return
 
 
-@metrics_router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@metrics_router.get(
+    "/metrics",
+    summary="Prometheus metrics (behind PROFILESTORE_METRICS_TOKEN when set)",
+    response_class=Response,
+    responses=problem_responses(401),
+)
 async def prometheus_metrics(request: Request) -> Response:
-    await metrics.refresh_outbox_gauges(request.app.state.db)
+    settings = request.app.state.settings
+    if settings.metrics_token is not None:
+        given = request.headers.get("authorization", "").encode()
+        expected = f"Bearer {settings.metrics_token.get_secret_value()}".encode()
+        if not hmac.compare_digest(given, expected):
+            raise unauthorized("/metrics needs the metrics token.")
+    await request.app.state.backlog_gauges.refresh(request.app.state.db)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

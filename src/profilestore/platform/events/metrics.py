@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
+import time
+
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import func, select
 
@@ -25,6 +29,25 @@ PUBLISH_SECONDS = Histogram(
     ["publisher"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+
+class BacklogGauges:
+    """Refreshes the backlog gauges at most once per ``every_seconds`` (a scrape must not cost
+    a database query each time, and concurrent scrapes share one refresh)."""
+
+    def __init__(self, every_seconds: float) -> None:
+        self.every_seconds = every_seconds
+        self._refreshed_at = -math.inf
+        self._lock = asyncio.Lock()
+
+    async def refresh(self, db: Database) -> None:
+        if time.monotonic() - self._refreshed_at < self.every_seconds:
+            return
+        async with self._lock:
+            if time.monotonic() - self._refreshed_at < self.every_seconds:
+                return
+            await refresh_outbox_gauges(db)
+            self._refreshed_at = time.monotonic()
 
 
 async def refresh_outbox_gauges(db: Database) -> None:
