@@ -14,6 +14,26 @@ SUPPORTED_ALGORITHMS = frozenset(
     | {"ES256", "ES384", "ES512", "EdDSA"}
 )
 
+RESERVED_USERNAMES = [
+    "admin",
+    "administrator",
+    "root",
+    "system",
+    "support",
+    "help",
+    "me",
+    "self",
+    "null",
+    "undefined",
+    "api",
+    "www",
+    "mail",
+    "security",
+    "staff",
+    "moderator",
+    "profilestore",
+]
+
 
 class Settings(BaseSettings):
     """Service settings. Every field can be set as ``PROFILESTORE_<FIELD>``."""
@@ -99,6 +119,11 @@ class Settings(BaseSettings):
         description="Browser origins allowed by CORS (comma separated, exact); none by default.",
     )
 
+    reserved_usernames: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(RESERVED_USERNAMES),
+        description="Usernames nobody may claim (comma separated, case-insensitive).",
+    )
+
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
     batch_max_ids: int = Field(100, ge=1, le=1000)
     max_addresses_per_user: int = Field(50, ge=1, le=1000)
@@ -109,6 +134,13 @@ class Settings(BaseSettings):
     def _split_algorithms(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("reserved_usernames", mode="before")
+    @classmethod
+    def _split_usernames(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("cors_origins", mode="before")

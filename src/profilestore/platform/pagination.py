@@ -15,7 +15,6 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from profilestore.platform.errors import FieldError, ProblemError
 
-
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]{22}$"
 """A cursor as ``encode_cursor`` writes it (16 bytes, URL-safe base64, no padding)."""
 

@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from profilestore.platform.errors import FieldError, ProblemError
+from profilestore.platform.types import clean_text
 
 
 def query_parameters(dependant: Dependant) -> dict[str, bool]:
@@ -49,8 +50,8 @@ class _StrictQuery:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         query: bytes = scope.get("query_string", b"")
         if query:
-            names = [name for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True)]
-            errors = self._errors(names)
+            pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+            errors = self._errors([name for name, _ in pairs]) + _text_errors(query)
             if errors:
                 raise ProblemError(
                     422, "validation-failed", "The request is not valid.", errors=errors
@@ -68,3 +69,17 @@ class _StrictQuery:
                 message = "Give this query parameter once"
                 errors.append(FieldError(field=f"query.{name}", message=message, code="repeated"))
         return errors
+
+
+def _text_errors(query: bytes) -> list[FieldError]:
+    """Every query value obeys the text rule (``platform.types``): no control characters, no
+    lone surrogates, valid UTF-8. A database would refuse some of them with an error of its own."""
+    errors = []
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+    for name, value in pairs:
+        try:
+            clean_text(value.encode("latin-1").decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            message = "must be UTF-8 text without control characters"
+            errors.append(FieldError(field=f"query.{name}", message=message, code="text"))
+    return errors

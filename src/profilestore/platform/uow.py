@@ -23,6 +23,8 @@ from profilestore.platform.conditional import REQUIRE_IF_MATCH
 log = structlog.get_logger("profilestore.uow")
 Hook = Callable[["UnitOfWork"], Awaitable[None]]
 STATE_KEY = "unit_of_work"
+SETTINGS = "settings"
+"""Key in a write session's ``info``: the app's settings, for rules a service reads from them."""
 
 
 class UnitOfWork:
@@ -91,6 +93,7 @@ async def unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
     async with request.app.state.db.write_session() as session:
         session.info["event_options"] = request.app.state.event_options
         session.info[REQUIRE_IF_MATCH] = request.app.state.settings.require_if_match
+        session.info[SETTINGS] = request.app.state.settings
         uow = UnitOfWork(session, request)
         request.scope.setdefault("state", {})[STATE_KEY] = uow
         for starter in _starters:

@@ -6,24 +6,44 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, HttpUrl, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, HttpUrl, StrictBool, StringConstraints
 
 from profilestore.domains.profiles import validation
 from profilestore.platform.schemas import WriteModel
+from profilestore.platform.types import BoundedDatetime, TextRule
 
 Status = Literal["online", "offline", "away", "busy"]
 AddressKind = Literal["shipping", "billing"]
 
 Username = Annotated[
     str,
-    StringConstraints(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.]+$", to_lower=True),
-    Field(description="3-32 of a-z 0-9 _ . ; unique case-insensitively (stored lower-case)"),
+    StringConstraints(
+        min_length=3, max_length=32, pattern=validation.USERNAME_PATTERN, to_lower=True
+    ),
+    Field(
+        description="3-32 of a-z 0-9 _ and single dots between them, starting with a letter or "
+        "digit (`ann.lee_2`; not `.ann`, `ann.`, `a..b`); unique case-insensitively (stored "
+        "lower-case); some names are reserved (PROFILESTORE_RESERVED_USERNAMES)"
+    ),
 ]
 Timezone = Annotated[
-    str, AfterValidator(validation.check_timezone), Field(examples=["Europe/Berlin"])
+    str,
+    StringConstraints(max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$"),
+    AfterValidator(validation.check_timezone),
+    Field(examples=["Europe/Berlin"], description="An IANA time zone name"),
 ]
-Locale = Annotated[str, AfterValidator(validation.check_locale), Field(examples=["en-US"])]
-Country = Annotated[str, AfterValidator(validation.check_country), Field(examples=["DE"])]
+Locale = Annotated[
+    str,
+    StringConstraints(max_length=35, pattern=validation.BCP47_PATTERN),
+    AfterValidator(validation.check_locale),
+    Field(examples=["en-US"], description="A BCP 47 language tag"),
+]
+Country = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z]{2}$"),
+    AfterValidator(validation.check_country),
+    Field(examples=["DE"], description="ISO 3166-1 alpha-2 (case-insensitive; stored upper)"),
+]
 Preferences = Annotated[
     dict[str, Any],
     AfterValidator(validation.check_preferences),
@@ -31,12 +51,15 @@ Preferences = Annotated[
 ]
 AvatarUrl = Annotated[HttpUrl, Field(max_length=2048)]
 
+
 class ProfileWrite(WriteModel):
     """The writable fields of a profile (PUT replaces all of them; PATCH merges into them)."""
 
     username: Username
-    display_name: Annotated[str, StringConstraints(max_length=64)] | None = None
-    bio: Annotated[str, StringConstraints(max_length=500)] | None = None
+    display_name: Annotated[str, TextRule(64, strip=True, not_blank=True)] | None = Field(
+        None, description="Surrounding spaces are trimmed; blank is refused (send null to clear)"
+    )
+    bio: Annotated[str, TextRule(500, multiline=True)] | None = None
     avatar_url: AvatarUrl | None = None
     status: Status = "offline"
     locale: Locale | None = None
@@ -90,23 +113,23 @@ class Presence(BaseModel):
 
 class PresenceWrite(WriteModel):
     status: Status
-    last_seen: dt.datetime | None = Field(
+    last_seen: BoundedDatetime | None = Field(
         None, description="Defaults to now; a time in the future is refused"
     )
 
 
 class AddressWrite(WriteModel):
-    label: Annotated[str, StringConstraints(max_length=64)] | None = None
+    label: Annotated[str, TextRule(64)] | None = None
     kind: AddressKind
     lines: Annotated[
-        list[Annotated[str, StringConstraints(min_length=1, max_length=128)]],
+        list[Annotated[str, TextRule(128, strip=True, not_blank=True)]],
         Field(min_length=1, max_length=4),
     ]
-    city: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    region: Annotated[str, StringConstraints(max_length=128)] | None = None
-    postal_code: Annotated[str, StringConstraints(max_length=32)] | None = None
+    city: Annotated[str, TextRule(128, strip=True, not_blank=True)]
+    region: Annotated[str, TextRule(128)] | None = None
+    postal_code: Annotated[str, TextRule(32)] | None = None
     country: Country
-    is_default: bool = Field(
+    is_default: StrictBool = Field(
         False, description="At most one default per kind; setting one unsets the other"
     )
 

@@ -20,9 +20,11 @@ from profilestore.platform.conditional import (
     check_if_none_match_create,
 )
 from profilestore.platform.db import Database, utcnow
-from profilestore.platform.errors import ProblemError, not_found, validation_problem
+from profilestore.platform.errors import ProblemError, invalid, not_found, validation_problem
 from profilestore.platform.reads import PreparedRead
 from profilestore.platform.schemas import patched
+from profilestore.platform.uow import SETTINGS
+from profilestore.settings import RESERVED_USERNAMES
 
 _COLUMNS = [Profile.__table__.c[name] for name in ALL_FIELDS]
 _WRITABLE = tuple(ProfileWrite.model_fields)
@@ -232,6 +234,10 @@ def _touch(profile: Profile, now: dt.datetime) -> None:
 
 
 async def _ensure_username_free(session: AsyncSession, username: str, owner: uuid.UUID) -> None:
+    settings = session.info.get(SETTINGS)
+    reserved = settings.reserved_usernames if settings is not None else RESERVED_USERNAMES
+    if username.lower() in reserved:
+        raise invalid("body.username", "this username is reserved", "username_reserved")
     statement = select(Profile.user_id).where(
         Profile.username == username, Profile.user_id != owner
     )

@@ -8,10 +8,11 @@ import zoneinfo
 from typing import Any
 
 from profilestore.platform.jsonutil import dumps
+from profilestore.platform.types import check_json_text
 
 TIMEZONES = frozenset(zoneinfo.available_timezones())
 
-_BCP47 = re.compile(
+BCP47_PATTERN = (
     r"^[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}"  # ISO 639 language (4-8 letter ones are unassigned)
     r"(?:-[A-Za-z]{4})?"
     r"(?:-(?:[A-Za-z]{2}|[0-9]{3}))?"
@@ -19,6 +20,8 @@ _BCP47 = re.compile(
     r"(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*"
     r"(?:-[xX](?:-[A-Za-z0-9]{1,8})+)?$"
 )
+_BCP47 = re.compile(BCP47_PATTERN)
+USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*$"
 
 # ISO 3166-1 alpha-2, officially assigned codes.
 COUNTRIES = frozenset(
@@ -61,6 +64,7 @@ def check_country(value: str) -> str:
 
 
 def check_preferences(value: dict[str, Any]) -> dict[str, Any]:
+    check_json_text(value)
     depth = _depth(value)
     if depth > PREFERENCES_MAX_DEPTH:
         raise ValueError(f"nested deeper than {PREFERENCES_MAX_DEPTH} levels")

@@ -6,17 +6,18 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictBool
 
 from profilestore.domains.profiles.public import PublicProfile
 from profilestore.platform.schemas import WriteModel
+from profilestore.platform.types import TextRule
 
-Nickname = Annotated[str, StringConstraints(max_length=64)]
+Nickname = Annotated[str, TextRule(64)]
 
 
 class ContactWrite(WriteModel):
     nickname: Nickname | None = Field(None, description="Private to the owner")
-    is_favorite: bool = False
+    is_favorite: StrictBool = False
 
 
 class Contact(BaseModel):
@@ -38,7 +39,7 @@ class ContactPage(BaseModel):
 
 
 class BlockWrite(WriteModel):
-    reason: Annotated[str, StringConstraints(max_length=280)] | None = Field(
+    reason: Annotated[str, TextRule(280, multiline=True)] | None = Field(
         None, description="Private to the blocker"
     )
 

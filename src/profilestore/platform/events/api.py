@@ -20,16 +20,19 @@ from profilestore.platform.access import ADMIN_OR_SERVICE, unauthorized
 from profilestore.platform.auth import Principal
 from profilestore.platform.conditional import json_response
 from profilestore.platform.db import Database, read_session
-from profilestore.platform.errors import FieldError, ProblemError, problem_responses
+from profilestore.platform.errors import ProblemError, invalid, problem_responses
 from profilestore.platform.events.outbox import OutboxRow
 from profilestore.platform.jsonutil import dumps
+from profilestore.platform.types import INT64_MAX, parse_int64
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 metrics_router = APIRouter(tags=["health"])
 
 Reader = Annotated[AsyncSession, Depends(read_session)]
 Caller = Annotated[Principal, Depends(ADMIN_OR_SERVICE)]
-After = Annotated[int | None, Query(ge=0, description="Cursor: the last `seq` you processed")]
+After = Annotated[
+    int | None, Query(ge=0, le=INT64_MAX, description="Cursor: the last `seq` you processed")
+]
 HEARTBEAT_SECONDS = 15.0
 
 
@@ -117,10 +120,10 @@ async def stream(
 def _resume_cursor(last_event_id: str | None, after: int | None) -> int:
     if last_event_id is None:
         return after or 0
-    if not last_event_id.isdigit():
-        error = FieldError(field="header.last-event-id", message="must be a seq", code="int")
-        raise ProblemError(422, "validation-failed", "The request is not valid.", errors=[error])
-    return int(last_event_id)
+    seq = parse_int64(last_event_id.strip())
+    if seq is None or seq < 0:
+        raise invalid("header.last-event-id", "must be a seq: ASCII digits, at most 2^63-1", "int")
+    return seq
 
 
 async def _events(
