@@ -15,8 +15,8 @@ from sqlalchemy import bindparam
 from sqlalchemy.exc import OperationalError
 
 from profilestore.domains.profiles import service
-from profilestore.domains.profiles.service import visible_reads
 from profilestore.domains.profiles.models import Profile
+from profilestore.domains.profiles.service import visible_reads
 from profilestore.domains.social.models import Block
 from profilestore.platform.db import Database, _driver_arguments
 from profilestore.platform.reads import PreparedRead

@@ -38,7 +38,7 @@ async def test_contact_writes_do_not_embed_a_blocker(client: httpx.AsyncClient) 
 
 
 async def test_contact_reads_do_not_embed_a_blocker(client: httpx.AsyncClient) -> None:
-    c, d = await _c_has_d_who_blocks_c(client)
+    c, _ = await _c_has_d_who_blocks_c(client)
     for who in (bearer(c), ADMIN):
         listed = await client.get(f"/v1/profiles/{c}/contacts", headers=who)
         assert listed.status_code == 200 and listed.json()["items"] == []

@@ -10,9 +10,9 @@ import math
 import re
 import tempfile
 import uuid
-from urllib.parse import quote
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
