@@ -5,12 +5,13 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -137,6 +138,34 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+_CONNECTION_FAULTS: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.InternalClientError,
+    asyncpg.exceptions.InterfaceError,
+    ConnectionError,
+    OSError,
+    TimeoutError,
+)
+
+
+def is_connection_fault(exc: DBAPIError) -> bool:
+    """Whether a database error means the connection (not the statement) failed: killed by
+    the server, lost, or left mid-operation (asyncpg's "another operation is in progress")."""
+    if exc.connection_invalidated:
+        return True
+    seen: set[int] = set()
+    cause: BaseException | None = exc.orig
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, _CONNECTION_FAULTS):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ProblemError)
@@ -161,11 +190,19 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("dependency_unavailable", error=type(exc).__name__)
         return problem_response(request, unavailable())
 
+    async def on_database_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DBAPIError)
+        if not is_connection_fault(exc):
+            raise exc  # a statement the database refused is a bug: the pipeline answers 500
+        log.warning("database_connection_lost", error=type(exc.orig).__name__)
+        return problem_response(request, unavailable())
+
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
     for unreachable in UNAVAILABLE_ERRORS:
         app.add_exception_handler(unreachable, on_unavailable)
+    app.add_exception_handler(DBAPIError, on_database_error)
 
 
 def allowed_methods(request: Request) -> list[str]:

@@ -25,6 +25,7 @@ from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.util import greenlet_spawn
 
 if TYPE_CHECKING:
     from profilestore.platform.db import Database
@@ -140,6 +141,28 @@ def _dicts(mappings: Any, first_only: bool) -> list[dict[str, Any]]:
 async def _run_on_driver(
     db: Database, query: _DriverQuery, values: dict[str, Any], first_only: bool
 ) -> list[dict[str, Any]]:
+    """Run on a pooled connection's driver. A read is safe to repeat, so one that finds its
+    connection dead (the server restarted, or killed it while idle) is retried once on a fresh
+    connection; the pool is marked so that every other connection opened before the failure is
+    replaced when next checked out, instead of failing one request each."""
+    try:
+        return await _run_once(db, query, values, first_only)
+    except _BrokenConnection:
+        pass
+    try:
+        return await _run_once(db, query, values, first_only)
+    except _BrokenConnection as retry_failed:
+        cause = retry_failed.__cause__ or retry_failed
+        raise OperationalError(query.sql, [], cause) from cause
+
+
+class _BrokenConnection(Exception):
+    """The connection was unusable; it and its pool generation were invalidated."""
+
+
+async def _run_once(
+    db: Database, query: _DriverQuery, values: dict[str, Any], first_only: bool
+) -> list[dict[str, Any]]:
     """Borrow a pooled connection, run on its asyncpg driver, give it back. The adapter never
     starts a transaction here, so returning it needs no rollback (no round trip)."""
     arguments = query.arguments(values)
@@ -155,11 +178,13 @@ async def _run_on_driver(
     except Exception as exc:
         if not _connection_broken(driver, exc):
             raise  # the server refused the statement; the connection is fine
-        pooled.invalidate(exc)
-        raise OperationalError(query.sql, arguments, exc) from exc
+        db.engine.pool._invalidate(pooled, exc)  # this connection and its whole generation
+        raise _BrokenConnection from exc
     except BaseException:
         pooled.invalidate()  # cancelled mid-query: the connection's state is unknown
         raise
     finally:
-        pooled.close()
+        # In SQLAlchemy's greenlet context: a connection the pool cannot keep (an overflow one
+        # when the pool is full) is closed there, which awaits the driver.
+        await greenlet_spawn(pooled.close)
     return [query.row(record) for record in records]
