@@ -41,7 +41,14 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, jwt_secret=TEST_SECRET, data_dir=tmp_path)
+    # Rate limits are off here (a test sends many requests as one user, from one address);
+    # tests/security/test_rate_limits.py turns them on.
+    return Settings(
+        database_url=database_url,
+        jwt_secret=TEST_SECRET,
+        data_dir=tmp_path,
+        rate_limit_enabled=False,
+    )
 
 
 @pytest.fixture

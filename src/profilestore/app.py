@@ -25,6 +25,7 @@ from profilestore.platform.events.metrics import BacklogGauges
 from profilestore.platform.events.outbox import EventOptions
 from profilestore.platform.events.relay import Relay, build_publisher, relay_config
 from profilestore.platform.http import API_PREFIX, RequestPipeline
+from profilestore.platform.limits import RateLimits
 from profilestore.platform.observability import configure_logging, health_router
 from profilestore.platform.registry import install
 from profilestore.platform.routing import refuse_unknown_query_parameters
@@ -60,7 +61,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.verifier = verifier
     app.state.relay = None
-    app.state.cache = build_cache(settings.redis_url, settings.cache_prefix)
+    app.state.cache = build_cache(
+        settings.redis_url, settings.cache_prefix, settings.redis_timeout_seconds
+    )
+    app.state.rate_limits = RateLimits(settings)
     app.state.backlog_gauges = BacklogGauges(settings.metrics_backlog_seconds)
     app.state.event_options = EventOptions(
         source=settings.events_source, include_private=settings.events_include_private
@@ -77,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         verifier=verifier,
         max_body_bytes=settings.max_body_bytes,
         max_auth_header_bytes=settings.max_auth_header_bytes,
+        rate_limits=app.state.rate_limits,
     )
     if settings.cors_origins:
         add_cors(app, settings.cors_origins)

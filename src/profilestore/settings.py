@@ -85,6 +85,20 @@ class Settings(BaseSettings):
         None, description="redis://host:6379/0 for the shared cache; unset: in-process cache."
     )
     cache_prefix: str = Field("profilestore:", description="Prefix of every cache key.")
+    redis_timeout_seconds: float = Field(
+        0.25, gt=0, le=10, description="Socket timeout of every Redis call (then: a miss)."
+    )
+    rate_limit_enabled: bool = Field(True, description="Per-caller request rate limits.")
+    rate_limit_per_minute: int = Field(200, ge=1, description="Reads per user per minute.")
+    rate_limit_writes_per_minute: int = Field(200, ge=1, description="Writes per user per minute.")
+    rate_limit_lookups_per_minute: int = Field(
+        30, ge=1, description="Existence-revealing look-ups (username) per user per minute."
+    )
+    rate_limit_admin_per_minute: int = Field(6000, ge=1)
+    rate_limit_service_per_minute: int = Field(60000, ge=1)
+    rate_limit_ip_per_minute: int = Field(
+        60, ge=1, description="Requests without a valid token, per client IP per minute."
+    )
     cache_ttl_seconds: float = Field(300.0, ge=0.1, le=86400)
 
     events_url: str | None = Field(

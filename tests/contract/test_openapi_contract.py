@@ -31,6 +31,7 @@ APP = create_app(
         data_dir=DATA_DIR,
         log_level="WARNING",
         relay_in_process=False,
+        rate_limit_enabled=False,
     )
 )
 # The event stream stays open for up to `max_seconds` by design; tests/api/test_events.py

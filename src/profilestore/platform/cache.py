@@ -12,6 +12,8 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from profilestore.platform.breaker import CircuitBreaker
+
 log = structlog.get_logger("profilestore.cache")
 CACHE_REQUESTS = Counter(
     "profilestore_cache_requests_total",
@@ -68,34 +70,66 @@ class MemoryCache:
         self._entries.clear()
 
 
+class CacheUnavailable(RedisError):
+    """Redis is skipped (its circuit is open): an invalidation cannot be made."""
+
+
 class RedisCache:
-    """Redis, shared by all replicas. Errors are logged and treated as misses: the database
-    stays the source of truth, so a Redis outage slows reads but never fails them."""
+    """Redis, shared by all replicas. The database stays the source of truth: a failing or
+    hung Redis makes reads misses (fast, once the circuit is open) and never fails them.
+    Invalidations are not skipped silently: they raise, and the write answers 503."""
 
     name = "redis"
 
-    def __init__(self, url: str, prefix: str = "profilestore:") -> None:
-        self._redis = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    def __init__(
+        self, url: str, prefix: str = "profilestore:", *, timeout_seconds: float = 0.25
+    ) -> None:
+        self._redis = Redis.from_url(
+            url,
+            socket_timeout=timeout_seconds,
+            socket_connect_timeout=timeout_seconds,
+            retry_on_timeout=False,
+        )
         self._prefix = prefix
+        self.breaker = CircuitBreaker("redis-cache")
 
     async def get(self, key: str) -> bytes | None:
+        if not self.breaker.allow():
+            return None
         try:
             value = await self._redis.get(self._prefix + key)
         except (RedisError, OSError) as exc:
-            log.warning("cache_unavailable", op="get", error=type(exc).__name__)
+            self._failed("get", exc)
             return None
+        self.breaker.success()
         return value if isinstance(value, bytes) else None
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        if not self.breaker.allow():
+            return
         try:
             await self._redis.set(self._prefix + key, value, px=max(1, int(ttl_seconds * 1000)))
         except (RedisError, OSError) as exc:
-            log.warning("cache_unavailable", op="set", error=type(exc).__name__)
+            self._failed("set", exc)
+            return
+        self.breaker.success()
 
     async def delete(self, *keys: str) -> None:
         """Invalidation must not be lost silently: a failure raises (the caller answers 503)."""
-        if keys:
+        if not keys:
+            return
+        if not self.breaker.allow():
+            raise CacheUnavailable("redis circuit open")
+        try:
             await self._redis.delete(*(self._prefix + key for key in keys))
+        except (RedisError, OSError) as exc:
+            self._failed("delete", exc)
+            raise
+        self.breaker.success()
+
+    def _failed(self, op: str, exc: Exception) -> None:
+        self.breaker.failure()
+        log.warning("cache_unavailable", op=op, error=type(exc).__name__)
 
     async def ping(self) -> None:
         await self._redis.ping()
@@ -104,8 +138,10 @@ class RedisCache:
         await self._redis.aclose()
 
 
-def build_cache(redis_url: str | None, prefix: str) -> Cache:
-    return RedisCache(redis_url, prefix) if redis_url else MemoryCache()
+def build_cache(redis_url: str | None, prefix: str, timeout_seconds: float = 0.25) -> Cache:
+    if redis_url:
+        return RedisCache(redis_url, prefix, timeout_seconds=timeout_seconds)
+    return MemoryCache()
 
 
 def record(cache: Cache, hit: bool) -> None:

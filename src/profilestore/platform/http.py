@@ -17,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from profilestore.platform.access import unauthorized
 from profilestore.platform.auth import AuthUnavailable, InvalidToken, TokenVerifier
 from profilestore.platform.errors import ProblemError, internal_error, problem_response
+from profilestore.platform.limits import STATE_KEY as LIMIT_STATE
+from profilestore.platform.limits import Decision, RateLimits
 
 REQUEST_ID_HEADER = b"x-request-id"
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
@@ -40,9 +42,11 @@ class RequestPipeline:
         verifier: TokenVerifier,
         max_body_bytes: int,
         max_auth_header_bytes: int = 8192,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self.app = app
         self.verifier = verifier
+        self.rate_limits = rate_limits if rate_limits is not None and rate_limits.enabled else None
         self.max_body_bytes = max_body_bytes
         self.max_auth_header_bytes = max_auth_header_bytes
 
@@ -61,9 +65,11 @@ class RequestPipeline:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                decision: Decision | None = state.get(LIMIT_STATE)
                 message["headers"] = [
                     *message.get("headers", []),
                     (REQUEST_ID_HEADER, request_id.encode()),
+                    *(decision.headers() if decision is not None else ()),
                 ]
             await send(message)
 
@@ -93,10 +99,25 @@ class RequestPipeline:
         if not scope["path"].startswith(API_PREFIX):
             return None
         problem = await self._authenticate(headers, state)
+        if self.rate_limits is not None:
+            refused = await self._limit(scope, state, failed_auth=problem is not None)
+            if refused is not None:
+                return refused
         needs_json = problem is None and scope["method"] in _BODY_METHODS and _has_body(headers)
         if needs_json and not _is_json(headers.get(b"content-type", b"")):
             return ProblemError(415, "unsupported-media-type", "Send the body as application/json.")
         return problem
+
+    async def _limit(
+        self, scope: Scope, state: dict[str, Any], *, failed_auth: bool
+    ) -> ProblemError | None:
+        assert self.rate_limits is not None
+        principal = None if failed_auth else state.get("principal")
+        policy = self.rate_limits.policy_for(principal, scope["method"])
+        identity = principal.subject if principal is not None else _client_ip(scope)
+        decision = await self.rate_limits.hit(policy, identity)
+        state[LIMIT_STATE] = decision
+        return None if decision.allowed else decision.problem()
 
     async def _authenticate(
         self, headers: dict[bytes, bytes], state: dict[str, Any]
@@ -152,6 +173,11 @@ class RequestPipeline:
             duration_ms=round(elapsed * 1000, 2),
             user=principal.subject if principal is not None else None,
         )
+
+
+def _client_ip(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 def _request_id(headers: dict[bytes, bytes]) -> str:

@@ -32,6 +32,7 @@ from profilestore.platform.conditional import (
 )
 from profilestore.platform.db import Database
 from profilestore.platform.errors import invalid, not_found, problem_responses
+from profilestore.platform.limits import limit_lookup
 from profilestore.platform.params import (
     MERGE_PATCH_OPENAPI,
     IfMatch,
@@ -114,6 +115,7 @@ async def find_profiles(
     reads, viewer = reads_for(principal)
     db: Database = request.app.state.db
     if username is not None:
+        await limit_lookup(request)
         found = await reads.find_by_username(db, username, **viewer)
         profiles = [found] if found is not None else []
     else:

@@ -1,0 +1,148 @@
+"""Request rate limits, with the ``limits`` library (sliding window counters).
+
+Who is counted: a signed-in caller by their token's subject, in the quota of their kind (user,
+admin, service) and of the request's class (``read``, ``write``, or ``lookup`` for look-ups that
+reveal whether someone exists); a request without a valid token by its client IP. Counters live
+in Redis when it is configured (shared by every replica) and in this process otherwise; when
+Redis fails, the in-process counters take over (never a 5xx), behind a circuit breaker.
+
+Every ``/v1`` answer carries ``RateLimit-Policy`` and ``RateLimit`` (IETF httpapi
+ratelimit-headers draft); a refusal is 429 problem+json with ``Retry-After``."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import structlog
+from fastapi import Request
+from limits import RateLimitItem, RateLimitItemPerMinute
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
+from prometheus_client import Counter
+from redis.exceptions import RedisError
+
+from profilestore.platform.auth import Principal
+from profilestore.platform.breaker import CircuitBreaker
+from profilestore.platform.errors import ProblemError
+from profilestore.settings import Settings
+
+log = structlog.get_logger("profilestore.limits")
+REFUSED = Counter("profilestore_rate_limited_total", "Requests refused by a rate limit", ["policy"])
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    policy: str
+    limit: int
+    remaining: int
+    reset_seconds: int
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        window = 60
+        return [
+            (b"ratelimit-policy", f'"{self.policy}";q={self.limit};w={window}'.encode()),
+            (b"ratelimit", f'"{self.policy}";r={self.remaining};t={self.reset_seconds}'.encode()),
+        ]
+
+    def problem(self) -> ProblemError:
+        return ProblemError(
+            429,
+            "too-many-requests",
+            f"Rate limit '{self.policy}' ({self.limit} per minute) reached; retry in "
+            f"{self.reset_seconds} s.",
+            headers={"Retry-After": str(max(1, self.reset_seconds))},
+        )
+
+
+class RateLimits:
+    def __init__(self, settings: Settings) -> None:
+        self.enabled = settings.rate_limit_enabled
+        self._quotas = {
+            "user-read": settings.rate_limit_per_minute,
+            "user-write": settings.rate_limit_writes_per_minute,
+            "user-lookup": settings.rate_limit_lookups_per_minute,
+            "admin": settings.rate_limit_admin_per_minute,
+            "service": settings.rate_limit_service_per_minute,
+            "ip": settings.rate_limit_ip_per_minute,
+        }
+        self._items: dict[str, RateLimitItem] = {
+            policy: RateLimitItemPerMinute(quota, namespace=f"rl-{policy}")
+            for policy, quota in self._quotas.items()
+        }
+        self._memory = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self._shared: SlidingWindowCounterRateLimiter | None = None
+        self.breaker = CircuitBreaker("redis-rate-limits")
+        if settings.redis_url:
+            storage: Storage = RedisStorage(
+                "async+" + settings.redis_url,
+                implementation="redispy",
+                key_prefix=f"{settings.cache_prefix}rl",
+                socket_timeout=settings.redis_timeout_seconds,
+                socket_connect_timeout=settings.redis_timeout_seconds,
+            )
+            self._shared = SlidingWindowCounterRateLimiter(storage)
+
+    @staticmethod
+    def policy_for(principal: Principal | None, method: str, lookup: bool = False) -> str:
+        if principal is None:
+            return "ip"
+        if principal.is_service:
+            return "service"
+        if principal.is_admin:
+            return "admin"
+        if lookup:
+            return "user-lookup"
+        return "user-read" if method in READ_METHODS else "user-write"
+
+    async def hit(self, policy: str, identity: str) -> Decision:
+        """Count one request of ``identity`` against ``policy``."""
+        item = self._items[policy]
+        limiter = self._shared if self._shared is not None and self.breaker.allow() else None
+        if limiter is not None:
+            try:
+                decision = await self._hit(limiter, item, policy, identity)
+            except (StorageError, RedisError, OSError, TimeoutError) as exc:
+                self.breaker.failure()
+                log.warning("rate_limit_storage_unavailable", error=type(exc).__name__)
+            else:
+                self.breaker.success()
+                return decision
+        return await self._hit(self._memory, item, policy, identity)
+
+    async def _hit(
+        self,
+        limiter: SlidingWindowCounterRateLimiter,
+        item: RateLimitItem,
+        policy: str,
+        identity: str,
+    ) -> Decision:
+        allowed = await limiter.hit(item, identity)
+        stats = await limiter.get_window_stats(item, identity)
+        reset = max(0, math.ceil(stats.reset_time - time.time()))
+        if not allowed:
+            REFUSED.labels(policy).inc()
+        return Decision(allowed, policy, item.amount, max(0, stats.remaining), reset)
+
+
+STATE_KEY = "rate_limit"
+
+
+async def limit_lookup(request: Request) -> None:
+    """Count a look-up that reveals whether someone exists (username search) against the
+    stricter ``lookup`` quota; users only (admins and services have their own quotas)."""
+    limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
+    state = request.scope.setdefault("state", {})
+    principal: Principal | None = state.get("principal")
+    if limits is None or not limits.enabled or principal is None:
+        return
+    if principal.is_admin or principal.is_service:
+        return
+    decision = await limits.hit("user-lookup", principal.subject)
+    state[STATE_KEY] = decision
+    if not decision.allowed:
+        raise decision.problem()
