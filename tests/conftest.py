@@ -13,6 +13,7 @@ from sqlalchemy import text
 from profilestore.app import create_app
 from profilestore.migrations import runner
 from profilestore.migrations.runner import target_metadata
+from profilestore.platform.db import Database
 from profilestore.settings import Settings
 from tests.support import TEST_SECRET, postgres_database
 
@@ -40,28 +41,35 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+async def settings(database_url: str, tmp_path: Path) -> AsyncIterator[Settings]:
+    """Settings of a test's app. Apps built from them (the ``app`` fixture, or
+    ``tests.support.client_for``) share the worker's database, emptied after the test."""
     # Rate limits are off here (a test sends many requests as one user, from one address);
     # tests/security/test_rate_limits.py turns them on.
-    return Settings(
+    settings = Settings(
         database_url=database_url,
         jwt_secret=TEST_SECRET,
         data_dir=tmp_path,
         rate_limit_enabled=False,
     )
+    yield settings
+    database = Database(settings)
+    try:
+        await _empty_tables(database)
+    finally:
+        await database.dispose()
 
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     yield application
-    await _empty_tables(application)
     await application.state.verifier.aclose()
     await application.state.db.dispose()
 
 
-async def _empty_tables(application: FastAPI) -> None:
-    async with application.state.db.engine.begin() as conn:
+async def _empty_tables(database: Database) -> None:
+    async with database.engine.begin() as conn:
         for table in reversed(target_metadata().sorted_tables):
             await conn.execute(text(f'DELETE FROM "{table.name}"'))
 

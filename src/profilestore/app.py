@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 
 from profilestore import __version__
 from profilestore.domains.registry import DOMAINS
+from profilestore.platform import idempotency
 from profilestore.platform.access import Access
 from profilestore.platform.auth import build_verifier
 from profilestore.platform.cache import build_cache
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         source=settings.events_source, include_private=settings.events_include_private
     )
     install_error_handlers(app)
+    idempotency.install(app)
     install(DOMAINS)
     domain_routers = tuple(router for domain in DOMAINS for router in domain.routers)
     for router in (health_router, events_api.metrics_router, *domain_routers, events_api.router):
@@ -111,6 +113,14 @@ async def in_process_relay(app: FastAPI, settings: Settings, db: Database) -> As
         await task
 
 
+WRITE_METHODS = {"post", "put", "patch", "delete"}
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes a retry safe: the first answer is replayed for 24 h (docs/api.md)",
+    "schema": {"type": "string", "pattern": idempotency.KEY_PATTERN},
+}
 CORS_HEADERS = ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key"]
 CORS_EXPOSED = ["ETag", "Location", "Retry-After", "RateLimit", "RateLimit-Policy"]
 
@@ -187,7 +197,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
         }
         for path, operations in schema.get("paths", {}).items():
-            for operation in operations.values():
+            for method, operation in operations.items():
                 _document_errors(path, operation)
+                if path.startswith(API_PREFIX) and method in WRITE_METHODS:
+                    operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY_PARAMETER)
         app.openapi_schema = schema
     return app.openapi_schema

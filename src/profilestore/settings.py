@@ -133,6 +133,9 @@ class Settings(BaseSettings):
         description="Browser origins allowed by CORS (comma separated, exact); none by default.",
     )
 
+    idempotency_ttl_seconds: int = Field(
+        86400, ge=60, le=30 * 86400, description="How long an Idempotency-Key's answer is kept."
+    )
     reserved_usernames: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(RESERVED_USERNAMES),
         description="Usernames nobody may claim (comma separated, case-insensitive).",

@@ -11,8 +11,10 @@ import signal
 import subprocess
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -96,6 +98,19 @@ async def _timed_checks(client: httpx.AsyncClient, a: uuid.UUID, b: uuid.UUID) -
     return sorted(latencies)
 
 
+def _count_calls(cache: Any) -> Counter[str]:
+    """Count the calls that really go to Redis (past the circuit breaker)."""
+    calls: Counter[str] = Counter()
+    real_get = cache._redis.get
+
+    async def counted_get(*args: Any, **kwargs: Any) -> Any:
+        calls["get"] += 1
+        return await real_get(*args, **kwargs)
+
+    cache._redis.get = counted_get
+    return calls
+
+
 def _p99_ms(latencies: list[float]) -> float:
     return latencies[int(len(latencies) * 0.99) - 1] * 1000
 
@@ -123,13 +138,18 @@ async def test_reads_survive_redis_faults_and_recover(
     else:
         server.kill()
         server.wait()
+    cache = client._transport.app.state.cache  # type: ignore[attr-defined]
+    calls = _count_calls(cache)
     during = await _timed_checks(client, a, b)
     slow = [t for t in during if t > 0.1]
     print(
         f"redis {fault}: p99 healthy {_p99_ms(healthy):.1f} ms, during the fault "
-        f"{_p99_ms(during):.1f} ms; {len(slow)} of {len(during)} requests over 100 ms"
+        f"{_p99_ms(during):.1f} ms; {len(slow)} of {len(during)} requests over 100 ms; "
+        f"{calls['get']} of {len(during)} cache look-ups reached Redis"
     )
-    assert len(slow) <= 2 * CONCURRENCY  # only the calls that opened the circuit waited
+    # Only the look-ups in flight when Redis failed (and a probe per cool-down) reach it; the
+    # rest skip it at once. (Figures above are for the reader: no wall-clock assertion.)
+    assert calls["get"] <= 2 * CONCURRENCY
 
     unblock = await client.delete(f"/v1/profiles/{a}/blocks/{b}", headers=bearer(a))
     assert unblock.status_code == 503 and unblock.headers["retry-after"]

@@ -22,6 +22,7 @@ def target_metadata() -> MetaData:
     for domain in DOMAINS:
         for module in domain.models:
             importlib.import_module(module)  # registers the domain's tables
+    from profilestore.platform import idempotency as _idempotency  # noqa: F401
     from profilestore.platform.events import lease as _lease  # noqa: F401
     from profilestore.platform.events import outbox as _outbox  # noqa: F401
 

@@ -27,6 +27,7 @@ from profilestore.platform.events import metrics
 from profilestore.platform.events.lease import Lease
 from profilestore.platform.events.outbox import OutboxRow
 from profilestore.platform.events.publisher import OutgoingEvent, Publisher, PublishError
+from profilestore.platform.idempotency import prune_expired
 from profilestore.platform.jsonutil import dumps
 from profilestore.settings import Settings
 
@@ -164,6 +165,7 @@ class Relay:
         if now - self._last_prune >= self.config.prune_every_seconds:
             self._last_prune = now
             await prune_published(self.db, utcnow().timestamp() - self.config.retention_seconds)
+            await prune_expired(self.db)
 
     async def _idle(self, stop: asyncio.Event) -> None:
         wake = asyncio.ensure_future(self.wakeup.wait())
