@@ -27,7 +27,7 @@ from profilestore.platform.events.outbox import OutboxRow, emit
 from profilestore.platform.events.relay import Relay, RelayConfig, build_publisher
 from profilestore.platform.jsonutil import loads
 from profilestore.settings import Settings
-from tests.integration.test_serve_subprocess import free_port
+from tests.serving import free_port
 from tests.support import TEST_SECRET, bearer, postgres_database, skip_or_fail
 
 BIN = Path(sys.executable).parent
@@ -199,15 +199,10 @@ async def jetstream_entries(port: int, stream: str) -> list[dict[str, Any]]:
         await connection.close()
 
 
-async def test_broker_outage_loses_nothing(
-    nats_server: NatsServer, database_url: str, tmp_path: Path
-) -> None:
+async def test_broker_outage_loses_nothing(nats_server: NatsServer, settings: Settings) -> None:
     stream = f"PSTEST_{uuid.uuid4().hex[:10].upper()}"
     url = f"nats://127.0.0.1:{nats_server.port}?stream={stream}"
-    settings = Settings(
-        database_url=database_url, jwt_secret=TEST_SECRET, data_dir=tmp_path, events_url=url
-    )
-    app = create_app(settings)
+    app = create_app(settings.model_copy(update={"events_url": url}))
     relay = Relay(
         app.state.db,
         build_publisher(url),

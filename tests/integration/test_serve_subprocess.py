@@ -3,11 +3,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -15,27 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_until_up(base: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited early with {process.returncode}")
-        try:
-            if httpx.get(f"{base}/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    pytest.fail("server did not come up")
+from tests.serving import BIN, running_server, service_env
 
 
 def wait_for_feed(base: str, headers: dict[str, str]) -> list[dict[str, object]]:
@@ -53,21 +29,8 @@ def wait_for_feed(base: str, headers: dict[str, str]) -> list[dict[str, object]]
 
 @pytest.mark.slow
 def test_serve_embedded_round_trip(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROFILESTORE_")}
-    env["PROFILESTORE_DATA_DIR"] = str(tmp_path / "var")
-    port = free_port()
-    log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [str(BIN / "profilestore"), "serve", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=tmp_path,
-        )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_until_up(base, server)
+    env = service_env(data_dir=str(tmp_path / "var"))
+    with running_server(env, tmp_path) as (base, log_path):
         user = uuid.uuid4()
         minted = subprocess.run(
             [str(BIN / "profilestore"), "token", "--sub", str(user)],
@@ -100,13 +63,6 @@ def test_serve_embedded_round_trip(tmp_path: Path) -> None:
         feed = wait_for_feed(base, {"Authorization": f"Bearer {admin.stdout.strip()}"})
         assert [item["event"]["type"] for item in feed] == ["profilestore.profiles.ProfileCreated"]
         assert feed[0]["event"]["subject"] == str(user)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
     output = log_path.read_text()
     assert "development_auth_mode" in output
     assert '"route":"/v1/profiles/{user_id}"' in output

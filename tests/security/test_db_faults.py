@@ -6,9 +6,6 @@ with Retry-After: never a 500."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
 import time
 import uuid
 from collections import Counter
@@ -22,8 +19,8 @@ import pytest
 from profilestore.domains.profiles import service
 from profilestore.platform.db import Database
 from profilestore.settings import Settings
-from tests.integration.test_serve_subprocess import BIN, free_port, wait_until_up
-from tests.support import TEST_SECRET, bearer, postgres_database
+from tests.serving import postgres_env, running_server
+from tests.support import bearer, postgres_database
 
 LOAD_SECONDS = 6.0
 KILL_EVERY_SECONDS = 0.5
@@ -114,36 +111,15 @@ async def _killer(database_url: str, stop: float) -> int:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """``profilestore serve`` on a fresh PostgreSQL database: (base URL, database URL)."""
-    with postgres_database() as url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PROFILESTORE_")}
-        env |= {
-            "PROFILESTORE_DATABASE_URL": url,
-            "PROFILESTORE_JWT_SECRET": TEST_SECRET,
-            "PROFILESTORE_DATA_DIR": str(tmp_path),
-            "PROFILESTORE_LOG_LEVEL": "WARNING",
-            "PROFILESTORE_DATABASE_POOL_SIZE": "6",
-            "PROFILESTORE_RATE_LIMIT_ENABLED": "false",
-        }
-        port = free_port()
-        with (tmp_path / "serve.log").open("wb") as log:
-            server = subprocess.Popen(
-                [str(BIN / "profilestore"), "serve", "--port", str(port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_up(base, server)
-            yield base, url
-        finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-    assert "Traceback" not in (tmp_path / "serve.log").read_text()
+    with (
+        postgres_database() as url,
+        running_server(postgres_env(url, tmp_path, database_pool_size="6"), tmp_path) as (
+            base,
+            log,
+        ),
+    ):
+        yield base, url
+    assert "Traceback" not in log.read_text()
 
 
 @pytest.mark.slow

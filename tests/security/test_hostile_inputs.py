@@ -111,6 +111,12 @@ def _parameters() -> list[tuple[str, str, str, str]]:
     ]
 
 
+HOSTILE_SETTINGS = settings(
+    max_examples=EXAMPLES_PER_FIELD,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    derandomize=True,
+)
 BODY_FIELDS = _body_fields()
 PARAMETERS = _parameters()
 
@@ -171,12 +177,7 @@ def _headers_for(method: str, user: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(("method", "path", "model", "field"), BODY_FIELDS)
-@settings(
-    max_examples=EXAMPLES_PER_FIELD,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    derandomize=True,
-)
+@HOSTILE_SETTINGS
 @given(value=hostile_values)
 async def test_hostile_body_fields(
     client: httpx.AsyncClient,
@@ -204,12 +205,7 @@ async def test_hostile_body_fields(
 
 
 @pytest.mark.parametrize(("method", "path", "location", "name"), PARAMETERS)
-@settings(
-    max_examples=EXAMPLES_PER_FIELD,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    derandomize=True,
-)
+@HOSTILE_SETTINGS
 @given(value=hostile_query_values)
 async def test_hostile_query_and_header_parameters(
     client: httpx.AsyncClient,

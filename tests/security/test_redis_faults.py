@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from profilestore.settings import Settings
-from tests.integration.test_serve_subprocess import free_port
+from tests.serving import free_port
 from tests.support import SERVICE, bearer, client_for
 
 REQUESTS_PER_PHASE = 200

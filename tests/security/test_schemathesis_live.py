@@ -7,9 +7,7 @@ meant to hold; what the remaining checks report is printed for the reader."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -19,8 +17,8 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 
-from tests.integration.test_serve_subprocess import BIN, free_port, wait_until_up
-from tests.support import TEST_SECRET, bearer, postgres_database, token
+from tests.serving import BIN, postgres_env, running_server
+from tests.support import bearer, postgres_database, token
 
 TIME_BUDGET_SECONDS = 90
 EXAMPLES_PER_OPERATION = 40
@@ -49,36 +47,11 @@ HELD = {
 @pytest.fixture(scope="module")
 def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("schemathesis")
-    with postgres_database() as url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PROFILESTORE_")}
-        env |= {
-            "PROFILESTORE_DATABASE_URL": url,
-            "PROFILESTORE_JWT_SECRET": TEST_SECRET,
-            "PROFILESTORE_DATA_DIR": str(tmp / "var"),
-            "PROFILESTORE_LOG_LEVEL": "WARNING",
-            "PROFILESTORE_RATE_LIMIT_ENABLED": "false",
-            "PROFILESTORE_DATABASE_POOL_SIZE": "5",
-        }
-        port = free_port()
-        with (tmp / "serve.log").open("wb") as log:
-            server = subprocess.Popen(
-                [str(BIN / "profilestore"), "serve", "--port", str(port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=tmp,
-            )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_up(base, server)
-            yield base
-        finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+    with (
+        postgres_database() as url,
+        running_server(postgres_env(url, tmp / "var", database_pool_size="5"), tmp) as (base, _),
+    ):
+        yield base
 
 
 def _seed(base: str) -> dict[str, str]:

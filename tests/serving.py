@@ -1,0 +1,86 @@
+"""``profilestore serve`` as a real process for tests: a free loopback port, the wait until it
+answers, and a clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import TEST_SECRET
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until_up(base: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited early with {process.returncode}")
+        try:
+            if httpx.get(f"{base}/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    pytest.fail("server did not come up")
+
+
+def service_env(**settings: str) -> dict[str, str]:
+    """This process's environment without any PROFILESTORE_ setting, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROFILESTORE_")}
+    return env | {f"PROFILESTORE_{name.upper()}": value for name, value in settings.items()}
+
+
+def postgres_env(database_url: str, data_dir: Path, **settings: str) -> dict[str, str]:
+    """A server on PostgreSQL with the tests' secret, quiet logs and no rate limits."""
+    return service_env(
+        database_url=database_url,
+        jwt_secret=TEST_SECRET,
+        data_dir=str(data_dir),
+        log_level="WARNING",
+        rate_limit_enabled="false",
+        **settings,
+    )
+
+
+@contextmanager
+def running_server(env: dict[str, str], workdir: Path) -> Iterator[tuple[str, Path]]:
+    """A ``profilestore serve`` process: (base URL, its log file). SIGTERM afterwards."""
+    port = free_port()
+    log_path = workdir / "serve.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [str(BIN / "profilestore"), "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base, server)
+        yield base, log_path
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
