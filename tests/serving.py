@@ -61,13 +61,15 @@ def postgres_env(database_url: str, data_dir: Path, **settings: str) -> dict[str
 
 
 @contextmanager
-def running_server(env: dict[str, str], workdir: Path) -> Iterator[tuple[str, Path]]:
+def running_server(
+    env: dict[str, str], workdir: Path, extra_args: list[str] | None = None
+) -> Iterator[tuple[str, Path]]:
     """A ``profilestore serve`` process: (base URL, its log file). SIGTERM afterwards."""
     port = free_port()
     log_path = workdir / "serve.log"
     with log_path.open("wb") as log:
         server = subprocess.Popen(
-            [str(BIN / "profilestore"), "serve", "--port", str(port)],
+            [str(BIN / "profilestore"), "serve", "--port", str(port), *(extra_args or [])],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

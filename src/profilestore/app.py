@@ -63,7 +63,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.verifier = verifier
     app.state.relay = None
     app.state.cache = build_cache(
-        settings.redis_url, settings.cache_prefix, settings.redis_timeout_seconds
+        settings.redis_url,
+        settings.cache_prefix,
+        settings.redis_timeout_seconds,
+        processes=settings.serve_workers,
     )
     app.state.rate_limits = RateLimits(settings)
     app.state.backlog_gauges = BacklogGauges(settings.metrics_backlog_seconds)

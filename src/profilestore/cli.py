@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from typing import Annotated
 
@@ -30,6 +31,7 @@ def serve(
     settings = Settings()
     if migrate:
         runner.upgrade(settings.effective_database_url)
+    os.environ["PROFILESTORE_SERVE_WORKERS"] = str(workers)  # read by every worker's app
     uvicorn.run(
         "profilestore.app:create_app",
         factory=True,

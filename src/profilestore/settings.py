@@ -85,6 +85,12 @@ class Settings(BaseSettings):
         None, description="redis://host:6379/0 for the shared cache; unset: in-process cache."
     )
     cache_prefix: str = Field("profilestore:", description="Prefix of every cache key.")
+    serve_workers: int = Field(
+        1,
+        ge=1,
+        description="Worker processes serving this configuration (set by `profilestore serve "
+        "--workers`); without Redis, more than one turns the in-process cache off.",
+    )
     redis_timeout_seconds: float = Field(
         0.25, gt=0, le=10, description="Socket timeout of every Redis call (then: a miss)."
     )

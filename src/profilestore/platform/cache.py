@@ -138,9 +138,42 @@ class RedisCache:
         await self._redis.aclose()
 
 
-def build_cache(redis_url: str | None, prefix: str, timeout_seconds: float = 0.25) -> Cache:
+class NoCache:
+    """No caching: for several processes with no shared cache and no invalidation channel,
+    where a per-process cache would serve a change made through another process stale."""
+
+    name = "none"
+
+    async def get(self, key: str) -> bytes | None:
+        return None
+
+    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        return None
+
+    async def delete(self, *keys: str) -> None:
+        return None
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+def build_cache(
+    redis_url: str | None, prefix: str, timeout_seconds: float = 0.25, processes: int = 1
+) -> Cache:
+    """Redis when configured; else an in-process cache, but only for a single process."""
     if redis_url:
         return RedisCache(redis_url, prefix, timeout_seconds=timeout_seconds)
+    if processes > 1:
+        log.warning(
+            "cache_disabled",
+            detail=f"{processes} worker processes and no PROFILESTORE_REDIS_URL: a per-process "
+            "cache could serve a block made through another worker stale, so reads are not "
+            "cached. Set PROFILESTORE_REDIS_URL to cache them.",
+        )
+        return NoCache()
     return MemoryCache()
 
 
