@@ -218,6 +218,10 @@ def start_profilestore(
         "PROFILESTORE_JWT_SECRET": JWT_SECRET,
         "PROFILESTORE_LOG_LEVEL": log_level,
         "PROFILESTORE_DATA_DIR": str(workdir / f"{name}-var"),
+        # Rate limiting stays on (its cost is part of the service's), with a quota the load
+        # generator's single admin token cannot reach; the relay is not part of a read.
+        "PROFILESTORE_RATE_LIMIT_ADMIN_PER_MINUTE": str(10**9),
+        "PROFILESTORE_RELAY_IN_PROCESS": "false",
     }
     command = [
         str(BIN / "profilestore"),
