@@ -30,8 +30,6 @@ COLUMNS = (
     "display_name",
     "avatar_url",
     "bio",
-    "status",
-    "last_seen",
     "locale",
     "timezone",
     "preferences",

@@ -1,12 +1,16 @@
-"""Read benchmark: ``GET /v1/profiles/{user_id}`` of profilestore against a bare FastAPI peer.
+"""Read benchmark: ``GET /v1/profiles/{user_id}`` of profilestore against two peers.
 
 One run: create a uniquely named PostgreSQL database, migrate it, COPY in N profiles, start
-profilestore (2 workers) and the bare peer (``bench/bare_peer.py``, 2 workers), drive each in turn
-with ``wrk`` picking random ids, print a table and write the figures as JSON under
-``bench/results/``. Everything is torn down at the end, whatever happens.
+profilestore (2 workers), the bare peer (``bench/bare_peer.py``, 2 workers) and PostGraphile 4
+(``--cluster-workers 2``, installed with npm into ``bench/node/`` on first use; skipped without
+node/npm), drive each in turn with ``wrk`` picking random ids, optionally measure profilestore
+with an open-loop generator at a fixed arrival rate (``bench/open_loop.py``), print a table and
+write the figures as JSON under ``bench/results/``. Everything is torn down at the end, whatever
+happens.
 
     .venv/bin/python bench/profiles_read.py            # full run (100,000 rows, 3 x 15 s each)
     .venv/bin/python bench/profiles_read.py --quick    # smoke run (10,000 rows, 2 x 5 s each)
+    .venv/bin/python bench/profiles_read.py --open-loop 1000   # + 30 s at 1000 req/s, open loop
 
 See bench/README.md for what the figures mean.
 """
@@ -53,6 +57,14 @@ JWT_SECRET = "bench-secret-" + "0123456789abcdef" * 3  # >= 32 bytes for HS256
 PEER = "bare"
 PROFILESTORE = "profilestore"
 PROFILESTORE_INFO = "profilestore-info"
+PROFILESTORE_CACHED = "profilestore-cached"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+CACHED_TARGET_CPU_US = 150
+POSTGRAPHILE = "postgraphile"
+
+NODE_DIR = BENCH_DIR / "node"  # git-ignored (bench/.gitignore): npm installs PostGraphile here
+POSTGRAPHILE_SPEC = "postgraphile@4"
+POSTGRAPHILE_CLI = NODE_DIR / "node_modules" / "postgraphile" / "cli.js"
 
 COLUMNS = (
     "user_id",
@@ -60,7 +72,6 @@ COLUMNS = (
     "display_name",
     "bio",
     "avatar_url",
-    "status",
     "last_seen",
     "locale",
     "timezone",
@@ -69,7 +80,6 @@ COLUMNS = (
     "updated_at",
     "version",
 )
-STATUSES = ("online", "offline", "away", "busy")
 LOCALES = ("en-US", "en-GB", "de-DE", "fr-FR", "ja-JP", "pt-BR", None)
 TIMEZONES = ("Europe/Berlin", "Europe/London", "America/New_York", "Asia/Tokyo", "UTC", None)
 BIOS = (
@@ -118,7 +128,6 @@ def profile_records(count: int, seed: int) -> list[tuple[Any, ...]]:
                 None if rng.random() < 0.1 else f"User {index}",
                 rng.choice(BIOS),
                 None if rng.random() < 0.3 else f"https://cdn.example.com/a/{user_id.hex}.png",
-                rng.choice(STATUSES),
                 last_seen,
                 rng.choice(LOCALES),
                 rng.choice(TIMEZONES),
@@ -154,9 +163,11 @@ async def load_profiles(dsn: str, count: int, sample: int, seed: int) -> list[uu
 class Server:
     name: str
     base: str
-    path_prefix: str
+    path_prefix: str  # REST: ids are appended to it; GraphQL: the endpoint
     process: subprocess.Popen[bytes]
     log_path: Path
+    kind: str = "rest"  # or "graphql"
+    workers: int = 1
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the server's whole process tree (supervisor and workers)."""
@@ -208,8 +219,17 @@ def base_env() -> dict[str, str]:
 
 
 def start_profilestore(
-    name: str, url: str, workers: int, log_level: str, workdir: Path, pool_size: int
+    name: str,
+    url: str,
+    workers: int,
+    log_level: str,
+    workdir: Path,
+    pool_size: int,
+    *,
+    cached: bool = False,
 ) -> Server:
+    """profilestore on the benchmark's database. Several workers need Redis (presence and
+    cache invalidations); ``cached=False`` turns the read cache off (the uncached read)."""
     port = free_port()
     env = base_env() | {
         "PROFILESTORE_DATABASE_URL": url,
@@ -222,6 +242,9 @@ def start_profilestore(
         # generator's single admin token cannot reach; the relay is not part of a read.
         "PROFILESTORE_RATE_LIMIT_ADMIN_PER_MINUTE": str(10**9),
         "PROFILESTORE_RELAY_IN_PROCESS": "false",
+        "PROFILESTORE_REDIS_URL": REDIS_URL,
+        "PROFILESTORE_CACHE_PREFIX": f"psbench:{uuid.uuid4().hex}:",
+        "PROFILESTORE_CACHE_ENABLED": "true" if cached else "false",
     }
     command = [
         str(BIN / "profilestore"),
@@ -262,6 +285,109 @@ def start_peer(dsn: str, workers: int, workdir: Path, pool_size: int) -> Server:
     return _spawn(PEER, command, env, port, "/profiles/", workdir)
 
 
+@dataclass
+class NodeTool:
+    node: str
+    cli: Path
+    version: str
+
+
+def _postgraphile_version() -> str | None:
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        package = json.loads((POSTGRAPHILE_CLI.parent / "package.json").read_text())
+        return str(package["version"])
+    return None
+
+
+def ensure_postgraphile() -> NodeTool | None:
+    """PostGraphile 4 under ``bench/node/`` (``npm install`` on first use), or None with a
+    printed note when node or npm is missing or the install fails."""
+    node = shutil.which("node")
+    if node is None:
+        print("NOTE: `node` not found: the postgraphile peer is skipped")
+        return None
+    version = _postgraphile_version()
+    if version is None or not version.startswith("4.") or not POSTGRAPHILE_CLI.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            print("NOTE: `npm` not found: the postgraphile peer is skipped")
+            return None
+        NODE_DIR.mkdir(exist_ok=True)
+        package_json = NODE_DIR / "package.json"
+        if not package_json.exists():
+            package_json.write_text(
+                json.dumps(
+                    {
+                        "name": "profilestore-bench-peers",
+                        "private": True,
+                        "description": "Peers of bench/profiles_read.py (git-ignored)",
+                    },
+                    indent=2,
+                )
+                + "\n"
+            )
+        print(f"installing {POSTGRAPHILE_SPEC} with npm into {NODE_DIR.relative_to(ROOT)}/ ...")
+        done = subprocess.run(
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(NODE_DIR),
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                POSTGRAPHILE_SPEC,
+            ],
+            cwd=NODE_DIR,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        version = _postgraphile_version()
+        if done.returncode != 0 or version is None or not POSTGRAPHILE_CLI.exists():
+            print(
+                f"NOTE: `npm install {POSTGRAPHILE_SPEC}` failed ({done.returncode}): the "
+                f"postgraphile peer is skipped\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+            )
+            return None
+    return NodeTool(node, POSTGRAPHILE_CLI, version)
+
+
+def start_postgraphile(
+    tool: NodeTool, dsn: str, workers: int, workdir: Path, pool_size: int
+) -> Server:
+    """PostGraphile 4 over the same database: its cluster master forks ``workers`` workers.
+
+    No JWT secret (like the bare peer, no auth: it ignores the Authorization header), no query
+    log, no GraphiQL, JSON columns as JSON (``--dynamic-json``), NODE_ENV=production."""
+    port = free_port()
+    env = base_env() | {"NODE_ENV": "production"}
+    command = [
+        tool.node,
+        str(tool.cli),
+        "--connection",
+        dsn,
+        "--schema",
+        "public",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--max-pool-size",
+        str(pool_size),
+        "--dynamic-json",
+        "--disable-query-log",
+        "--disable-graphiql",
+    ]
+    if workers > 1:
+        command += ["--cluster-workers", str(workers)]
+    server = _spawn(POSTGRAPHILE, command, env, port, "/graphql", workdir)
+    server.kind = "graphql"
+    server.workers = workers
+    return server
+
+
 def _spawn(
     name: str, command: list[str], env: dict[str, str], port: int, prefix: str, workdir: Path
 ) -> Server:
@@ -285,12 +411,21 @@ def wait_healthy(server: Server, timeout: float = 60.0) -> None:
             raise RuntimeError(
                 f"{server.name} exited with {server.process.returncode}:\n{_tail(server.log_path)}"
             )
-        try:
-            with urllib.request.urlopen(f"{server.base}/health", timeout=1.0) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
+        if server.kind == "graphql":
+            # Each cluster worker builds its schema and logs "... listening on port": wait for
+            # all of them, or wrk's connections would all land on the first one up.
+            listening = server.log_path.read_text(errors="replace").count("listening on port")
+            if listening >= server.workers:
+                with contextlib.suppress(urllib.error.URLError, OSError, ValueError):
+                    if graphql(server, "{ __typename }").get("data") is not None:
+                        return
+        else:
+            try:
+                with urllib.request.urlopen(f"{server.base}/health", timeout=1.0) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
         time.sleep(0.2)
     raise RuntimeError(f"{server.name} did not answer /health in {timeout:.0f}s")
 
@@ -331,7 +466,9 @@ def fetch(server: Server, user_id: uuid.UUID | str, token: str) -> tuple[int, An
 
 
 def sanity_check(servers: list[Server], user_id: uuid.UUID, token: str) -> None:
-    """Every target answers 200 with the same document for a loaded id, and 404 for another."""
+    """Every REST target answers 200 with the same document for a loaded id, and 404 for
+    another (GraphQL targets: ``check_graphql``)."""
+    servers = [s for s in servers if s.kind == "rest"]
     bodies = {}
     for server in servers:
         status, body = fetch(server, user_id, token)
@@ -349,6 +486,139 @@ def sanity_check(servers: list[Server], user_id: uuid.UUID, token: str) -> None:
                 f"  {body}\n  {reference}",
                 file=sys.stderr,
             )
+
+
+# ---------------------------------------------------------------------------------- GraphQL
+
+
+def graphql(
+    server: Server, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+) -> dict[str, Any]:
+    """POST one GraphQL query; the decoded answer (``data`` and maybe ``errors``)."""
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(
+        f"{server.base}{server.path_prefix}",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers=headers,
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        answer: dict[str, Any] = json.loads(response.read())
+        return answer
+
+
+@dataclass
+class GraphqlRead:
+    """The by-primary-key read of a GraphQL peer, as found by introspection."""
+
+    field: str  # e.g. profileByUserId
+    argument: str  # e.g. userId
+    columns: dict[str, str]  # REST name -> GraphQL name, in the REST document's order
+    query: str
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _type_ref(node: dict[str, Any]) -> str:
+    if node["kind"] == "NON_NULL":
+        return _type_ref(node["ofType"]) + "!"
+    if node["kind"] == "LIST":
+        return f"[{_type_ref(node['ofType'])}]"
+    return str(node["name"])
+
+
+_TYPE_REF = "kind name ofType { kind name ofType { kind name ofType { kind name } } }"
+_QUERY_FIELDS = (
+    '{ __type(name: "Query") { fields { name type { name } args { name type { '
+    + _TYPE_REF
+    + " } } } } }"
+)
+_TYPE_FIELDS = "query ($name: String!) { __type(name: $name) { fields { name } } }"
+
+
+def introspect_read(server: Server, rest_columns: list[str]) -> GraphqlRead:
+    """Find the Query field that reads one profile by ``user_id`` (PostGraphile 4 names it
+    ``profileByUserId(userId: UUID!)``) and the names of the REST document's columns on it."""
+    answer = graphql(server, _QUERY_FIELDS)
+    if answer.get("errors") or not answer.get("data"):
+        raise RuntimeError(f"{server.name}: introspection failed: {answer}")
+    argument = _camel("user_id")
+    fields = answer["data"]["__type"]["fields"]
+    candidates = [
+        f for f in fields if [a["name"] for a in f["args"]] == [argument] and f["type"]["name"]
+    ]
+    if not candidates:
+        names = ", ".join(f["name"] for f in fields)
+        raise RuntimeError(f"{server.name}: no Query field takes just `{argument}`: {names}")
+    field_ = next((f for f in candidates if f["name"].startswith("profileBy")), candidates[0])
+    type_name = field_["type"]["name"]
+    answer = graphql(server, _TYPE_FIELDS, {"name": type_name})
+    available = {f["name"] for f in answer["data"]["__type"]["fields"]}
+    columns = {column: _camel(column) for column in rest_columns}
+    missing = [f"{c} ({g})" for c, g in columns.items() if g not in available]
+    if missing:
+        raise RuntimeError(
+            f"{server.name}: {type_name} has no field for {', '.join(missing)}; "
+            f"it has {', '.join(sorted(available))}"
+        )
+    argument_type = _type_ref(field_["args"][0]["type"])
+    query = (
+        f"query ProfileRead($id: {argument_type}) "
+        f"{{ {field_['name']}({argument}: $id) {{ {' '.join(columns.values())} }} }}"
+    )
+    return GraphqlRead(field_["name"], argument, columns, query)
+
+
+def _same_value(rest: Any, other: Any) -> bool:
+    if rest == other:
+        return True
+    if isinstance(rest, str) and isinstance(other, str):
+        # Timestamps: "2026-01-02T03:04:05.123456Z" and "...05.123456+00:00" are one instant.
+        with contextlib.suppress(ValueError):
+            return dt.datetime.fromisoformat(rest) == dt.datetime.fromisoformat(other)
+    return False
+
+
+def check_graphql(
+    server: Server, reference: Server, ids: list[uuid.UUID], token: str
+) -> GraphqlRead:
+    """The GraphQL read returns the values profilestore's REST read returns, column by column,
+    for a few loaded ids, and null (no errors) for an unknown id."""
+    documents = {}
+    for user_id in ids:
+        status, body = fetch(reference, user_id, token)
+        if status != 200:
+            raise RuntimeError(f"{reference.name}: GET {user_id} answered {status}: {body!r}")
+        documents[user_id] = body
+    read = introspect_read(server, list(next(iter(documents.values()))))
+    for user_id, document in documents.items():
+        answer = graphql(server, read.query, {"id": str(user_id)}, token)
+        row = (answer.get("data") or {}).get(read.field)
+        if answer.get("errors") or row is None:
+            raise RuntimeError(f"{server.name}: {read.field}({user_id}) answered {answer}")
+        differences = [
+            f"{column}: {document[column]!r} != {row[name]!r}"
+            for column, name in read.columns.items()
+            if not _same_value(document[column], row[name])
+        ]
+        if differences:
+            raise RuntimeError(
+                f"{server.name} and {reference.name} differ for {user_id}:\n  "
+                + "\n  ".join(differences)
+            )
+    answer = graphql(server, read.query, {"id": str(uuid.uuid4())}, token)
+    if answer.get("errors") or answer.get("data") != {read.field: None}:
+        raise RuntimeError(f"{server.name}: {read.field}(<unknown id>) answered {answer}")
+    print(
+        f"  {server.name}: {read.field}({read.argument}:) returns {reference.name}'s values for "
+        f"all {len(read.columns)} columns of {len(documents)} ids, null for an unknown id"
+    )
+    return read
 
 
 # -------------------------------------------------------------------------------------- wrk
@@ -380,8 +650,78 @@ end
 """
 
 
+GRAPHQL_LUA_TEMPLATE = """-- generated by bench/profiles_read.py: POST <path> a GraphQL read by id
+local path = {path}
+local ids_file = {ids_file}
+local body_head = {body_head}
+local body_tail = {body_tail}
+local not_found = {not_found}
+local headers = {{
+  ["Authorization"] = {authorization},
+  ["Content-Type"] = "application/json",
+}}
+local requests = {{}}
+local threads = {{}}
+graphql_errors = 0
+
+function setup(thread)
+  threads[#threads + 1] = thread
+  thread:set("thread_number", #threads)
+end
+
+function init(args)
+  math.randomseed(os.time() * 1000 + (thread_number or 0))
+  for line in io.lines(ids_file) do
+    if #line > 0 then
+      requests[#requests + 1] = wrk.format("POST", path, headers, body_head .. line .. body_tail)
+    end
+  end
+end
+
+function request()
+  return requests[math.random(#requests)]
+end
+
+-- GraphQL reports errors in a 200 answer: count those, and a null profile, as errors.
+function response(status, headers, body)
+  if string.find(body, '"errors"', 1, true) or string.find(body, not_found, 1, true) then
+    graphql_errors = graphql_errors + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local total = 0
+  for _, thread in ipairs(threads) do
+    total = total + (thread:get("graphql_errors") or 0)
+  end
+  io.write(string.format("GraphQL errors: %d\\n", total))
+end
+"""
+
+
 def _lua_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return '"' + escaped + '"'
+
+
+def write_graphql_lua(
+    workdir: Path, ids_file: Path, server: Server, read: GraphqlRead, token: str
+) -> Path:
+    marker = "@@ID@@"
+    body = json.dumps({"query": read.query, "variables": {"id": marker}}, separators=(",", ":"))
+    head, tail = body.split(marker)
+    script = workdir / f"read_{server.name}.lua"
+    script.write_text(
+        GRAPHQL_LUA_TEMPLATE.format(
+            path=_lua_string(server.path_prefix),
+            ids_file=_lua_string(str(ids_file)),
+            body_head=_lua_string(head),
+            body_tail=_lua_string(tail),
+            not_found=_lua_string(json.dumps({read.field: None}, separators=(",", ":"))),
+            authorization=_lua_string(f"Bearer {token}"),
+        )
+    )
+    return script
 
 
 def write_lua(workdir: Path, ids_file: Path, prefix: str, token: str) -> Path:
@@ -408,6 +748,7 @@ class WrkResult:
     p99_ms: float
     non_2xx: int
     socket_errors: dict[str, int]
+    body_errors: int  # GraphQL: 200 answers carrying "errors" or a null profile
     server_cpu_seconds: float
     cpu_us_per_request: float
     wall_seconds: float
@@ -415,7 +756,7 @@ class WrkResult:
 
     @property
     def errors(self) -> int:
-        return self.non_2xx + sum(self.socket_errors.values())
+        return self.non_2xx + sum(self.socket_errors.values()) + self.body_errors
 
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
@@ -444,6 +785,7 @@ def parse_wrk(output: str) -> dict[str, Any]:
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     )
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    body_errors = re.search(r"^GraphQL errors: (\d+)", output, re.MULTILINE)
     return {
         "requests_per_second": float(rps.group(1)),
         "requests": int(total.group(1)),
@@ -452,6 +794,7 @@ def parse_wrk(output: str) -> dict[str, Any]:
         "p90_ms": percentiles[90],
         "p99_ms": percentiles[99],
         "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "body_errors": int(body_errors.group(1)) if body_errors else 0,
         "socket_errors": dict(
             zip(
                 ("connect", "read", "write", "timeout"),
@@ -506,6 +849,60 @@ def wrk_version(wrk: str) -> str:
     return (
         (done.stdout or done.stderr).splitlines()[0].strip() if done.stdout or done.stderr else ""
     )
+
+
+# ------------------------------------------------------------------------------- open loop
+
+
+def run_open_loop(
+    server: Server, ids_file: Path, token: str, args: argparse.Namespace
+) -> dict[str, Any]:
+    """``bench/open_loop.py`` against a REST target: the same random ids and admin token as
+    wrk's script, at a fixed arrival rate; adds the server's CPU per request."""
+    rate, duration = args.open_loop, args.open_loop_duration
+    print(
+        f"\nopen loop: {server.name} at {rate:g} req/s for {duration:g} s over "
+        f"{args.open_loop_connections} connections (latency from the scheduled send time)..."
+    )
+    command = [
+        sys.executable,
+        str(BENCH_DIR / "open_loop.py"),
+        "--url",
+        f"{server.base}{server.path_prefix}",
+        "--ids-file",
+        str(ids_file),
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--rate",
+        f"{rate:g}",
+        "--duration",
+        f"{duration:g}",
+        "--connections",
+        str(args.open_loop_connections),
+    ]
+    cpu_before = server.cpu_seconds()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 120)
+    cpu = server.cpu_seconds() - cpu_before
+    if done.returncode not in (0, 1) or not done.stdout.strip():
+        raise RuntimeError(f"open_loop.py failed ({done.returncode}):\n{done.stderr}")
+    result: dict[str, Any] = json.loads(done.stdout)
+    result["target"] = server.name
+    result["server_cpu_seconds"] = round(cpu, 3)
+    result["server_cpu_us_per_request"] = (
+        round(cpu / result["responses"] * 1e6, 1) if result["responses"] else None
+    )
+    lat, lag = result["latency_ms"], result["timer_lag_ms"]
+    print(
+        f"  achieved {result['achieved_rps']:.0f} req/s of {rate:g} scheduled; "
+        f"p50 {lat['p50']} ms  p99 {lat['p99']} ms  p99.9 {lat['p99.9']} ms  "
+        f"max {lat['max']} ms; errors {result['errors']}\n"
+        f"  server CPU {result['server_cpu_us_per_request']} us/req; "
+        f"{result['waited_for_connection']} requests found all connections busy "
+        f"(wait p99 {result['connection_wait_ms']['p99']} ms)\n"
+        f"  generator ({result['event_loop']}): CPU {result['generator_cpu_percent']}% of a "
+        f"core, timer lag p50 {lag['p50']} ms p99 {lag['p99']} ms"
+    )
+    return result
 
 
 # ---------------------------------------------------------------------------------- py-spy
@@ -646,20 +1043,55 @@ def print_table(summary: dict[str, dict[str, Any]]) -> None:
     print("(p50/p99: median over rounds; CPU: server processes only, median over rounds)")
 
 
-def ratios(summary: dict[str, dict[str, Any]]) -> dict[str, float]:
-    peer, ours = summary[PEER], summary[PROFILESTORE]
-    out = {
+def _versus(ours: dict[str, Any], peer: dict[str, Any]) -> dict[str, float]:
+    """profilestore / peer for req/s; peer / profilestore for CPU per request (so > 1 is
+    profilestore doing better in all three)."""
+    return {
         "rps_best": round(ours["rps_best"] / peer["rps_best"], 3),
         "rps_median": round(ours["rps_median"] / peer["rps_median"], 3),
         "cpu_per_request": round(
             peer["cpu_us_per_request_median"] / ours["cpu_us_per_request_median"], 3
         ),
     }
+
+
+def ratios(summary: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Against the bare peer at the top level (the target is on ``rps_best``); against
+    PostGraphile under ``vs_postgraphile`` when it ran."""
+    ours = summary[PROFILESTORE]
+    out: dict[str, Any] = _versus(ours, summary[PEER])
+    if POSTGRAPHILE in summary:
+        out["vs_postgraphile"] = _versus(ours, summary[POSTGRAPHILE])
+    if PROFILESTORE_CACHED in summary:
+        cached = summary[PROFILESTORE_CACHED]
+        out["cached_vs_bare"] = _versus(cached, summary[PEER])
+        if POSTGRAPHILE in summary:
+            out["cached_vs_postgraphile"] = _versus(cached, summary[POSTGRAPHILE])
     if PROFILESTORE_INFO in summary:
         out["info_logging_rps_vs_warning"] = round(
             summary[PROFILESTORE_INFO]["rps_median"] / ours["rps_median"], 3
         )
     return out
+
+
+def print_cached(summary: dict[str, dict[str, Any]], ratio: dict[str, Any]) -> None:
+    """The cached read against the peers, and its server CPU per request."""
+    if "cached_vs_bare" not in ratio:
+        return
+    cpu = summary[PROFILESTORE_CACHED]["cpu_us_per_request_median"]
+    verdict = "meets" if cpu <= CACHED_TARGET_CPU_US else "ABOVE"
+    versus = ratio["cached_vs_bare"]
+    print(
+        f"profilestore-cached / bare: {versus['rps_best']:.2f}x (best), "
+        f"{versus['rps_median']:.2f}x (median req/s); server CPU {cpu:.0f} us/request "
+        f"(target <= {CACHED_TARGET_CPU_US}: {verdict})"
+    )
+    if "cached_vs_postgraphile" in ratio:
+        versus = ratio["cached_vs_postgraphile"]
+        print(
+            f"profilestore-cached / postgraphile: {versus['rps_best']:.2f}x (best), "
+            f"{versus['rps_median']:.2f}x (median req/s)"
+        )
 
 
 # ------------------------------------------------------------------------------------- main
@@ -691,6 +1123,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--py-spy-rate", type=int, default=250, help="py-spy samples/s (250)")
     parser.add_argument(
+        "--postgraphile",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run PostGraphile 4 (npm install into bench/node/ on first use; default on,\n"
+        "skipped with a note without node/npm)",
+    )
+    parser.add_argument(
+        "--open-loop",
+        type=float,
+        metavar="RATE",
+        help="after the wrk rounds, drive profilestore at RATE req/s, open loop\n"
+        "(bench/open_loop.py: latency from the scheduled send time)",
+    )
+    parser.add_argument(
+        "--open-loop-duration", type=float, help="seconds of open-loop arrivals (30; quick 5)"
+    )
+    parser.add_argument(
+        "--open-loop-connections", type=int, default=64, help="open-loop connections (64)"
+    )
+    parser.add_argument(
         "--check", action="store_true", help=f"exit 3 if the best ratio is below {TARGET_RATIO}x"
     )
     parser.add_argument("--seed", type=int, default=20_26, help="data seed")
@@ -704,6 +1156,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.warmup = args.warmup if args.warmup is not None else (2.0 if quick else 5.0)
     args.rounds = args.rounds or (2 if quick else 3)
     args.info = (not quick) if args.info is None else args.info
+    args.open_loop_duration = args.open_loop_duration or (5.0 if quick else 30.0)
+    if args.open_loop is not None and args.open_loop <= 0:
+        parser.error("--open-loop RATE must be positive")
     args.ids = min(args.ids, args.rows)
     return args
 
@@ -735,6 +1190,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.py_spy and not shutil.which(args.py_spy):
         print(f"ERROR: py-spy not found at {args.py_spy!r}", file=sys.stderr)
         return 2
+    postgraphile = ensure_postgraphile() if args.postgraphile else None
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     db_name = f"ps_bench_{uuid.uuid4().hex[:12]}"
     dsn = f"postgresql://{args.pg_user}@{args.pg_host}:{args.pg_port}/{db_name}"
@@ -759,7 +1215,9 @@ def main(argv: list[str] | None = None) -> int:
                 JWT_SECRET,
                 algorithm="HS256",
             )
-            return run_benchmark(args, wrk, stamp, db_name, dsn, url, ids, token, workdir, servers)
+            return run_benchmark(
+                args, wrk, postgraphile, stamp, db_name, dsn, url, ids, token, workdir, servers
+            )
         except KeyboardInterrupt:
             print("interrupted: cleaning up", file=sys.stderr)
             return 130
@@ -792,6 +1250,7 @@ async def pool_size_per_worker(dsn: str, targets: int, workers: int, connections
 def run_benchmark(
     args: argparse.Namespace,
     wrk: str,
+    postgraphile: NodeTool | None,
     stamp: str,
     db_name: str,
     dsn: str,
@@ -801,19 +1260,33 @@ def run_benchmark(
     workdir: Path,
     servers: list[Server],
 ) -> int:
-    targets = 3 if args.info else 2
+    targets = 3 + bool(args.info) + (postgraphile is not None)
     pool = asyncio.run(pool_size_per_worker(dsn, targets, args.workers, args.connections))
     servers.append(start_peer(dsn, args.workers, workdir, pool))
     servers.append(start_profilestore(PROFILESTORE, url, args.workers, "WARNING", workdir, pool))
+    servers.append(
+        start_profilestore(
+            PROFILESTORE_CACHED, url, args.workers, "WARNING", workdir, pool, cached=True
+        )
+    )
     if args.info:
         servers.append(
             start_profilestore(PROFILESTORE_INFO, url, args.workers, "INFO", workdir, pool)
         )
+    if postgraphile is not None:
+        servers.append(start_postgraphile(postgraphile, dsn, args.workers, workdir, pool))
     for server in servers:
         wait_healthy(server)
     sanity_check(servers, ids[0], token)
     ids_file = workdir / "ids.txt"
-    scripts = {s.name: write_lua(workdir, ids_file, s.path_prefix, token) for s in servers}
+    ours = next(s for s in servers if s.name == PROFILESTORE)
+    scripts = {}
+    for server in servers:
+        if server.kind == "graphql":
+            read = check_graphql(server, ours, ids[:5], token)
+            scripts[server.name] = write_graphql_lua(workdir, ids_file, server, read, token)
+        else:
+            scripts[server.name] = write_lua(workdir, ids_file, server.path_prefix, token)
     print(
         f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s --latency, "
         f"{args.rounds} rounds, targets alternate: {', '.join(s.name for s in servers)}; "
@@ -845,6 +1318,16 @@ def run_benchmark(
         f"{ratio['cpu_per_request']:.2f}x (CPU per request, bare/profilestore); "
         f"target >= {TARGET_RATIO}x: {verdict}"
     )
+    if "vs_postgraphile" in ratio:
+        versus = ratio["vs_postgraphile"]
+        print(
+            f"profilestore / postgraphile: {versus['rps_best']:.2f}x (best req/s), "
+            f"{versus['rps_median']:.2f}x (median req/s), "
+            f"{versus['cpu_per_request']:.2f}x (CPU per request, postgraphile/profilestore)"
+        )
+    elif args.postgraphile:
+        print("profilestore / postgraphile: not measured (see the NOTE above)")
+    print_cached(summary, ratio)
     if "info_logging_rps_vs_warning" in ratio:
         cost = 1 - ratio["info_logging_rps_vs_warning"]
         print(f"access logging at INFO costs {cost:.0%} of profilestore's median req/s")
@@ -856,13 +1339,25 @@ def run_benchmark(
         print("INVALID: non-2xx responses or socket errors during measurement:", file=sys.stderr)
         for r in errors:
             print(
-                f"  {r.target} round {r.round}: non-2xx {r.non_2xx}, socket {r.socket_errors}",
+                f"  {r.target} round {r.round}: non-2xx {r.non_2xx}, socket {r.socket_errors}"
+                + (f", GraphQL errors {r.body_errors}" if r.body_errors else ""),
                 file=sys.stderr,
             )
         print("These figures do not measure successful reads. Logs:", file=sys.stderr)
         for server in servers:
             print(f"--- {server.name}\n{_tail(server.log_path, 15)}", file=sys.stderr)
         print(bar, file=sys.stderr)
+
+    open_loop = None
+    if args.open_loop is not None:
+        cached = next(s for s in servers if s.name == PROFILESTORE_CACHED)
+        open_loop = run_open_loop(cached, ids_file, token, args)
+        if open_loop["errors"]:
+            print(
+                f"INVALID: {open_loop['errors']} errors in the open-loop run: "
+                f"{open_loop['error_kinds']}",
+                file=sys.stderr,
+            )
 
     profile = None
     if args.py_spy:
@@ -880,7 +1375,7 @@ def run_benchmark(
     document = {
         "benchmark": "profiles_read",
         "timestamp": stamp,
-        "valid": not errors,
+        "valid": not errors and not (open_loop and open_loop["errors"]),
         "git_commit": _git_commit(),
         "machine": {
             "cpus": os.cpu_count(),
@@ -897,23 +1392,34 @@ def run_benchmark(
             "warmup_s": args.warmup,
             "rounds": args.rounds,
             "server_workers": args.workers,
+            "database_pool_per_process": pool,
             "database": db_name,
             "quick": args.quick,
+            "postgraphile": postgraphile.version if postgraphile else None,
+            "node": _node_version(postgraphile.node) if postgraphile else None,
         },
         "target_ratio": TARGET_RATIO,
         "ratios": ratio,
         "summary": summary,
         "runs": [{k: v for k, v in asdict(r).items() if k != "raw"} for r in results],
         "wrk_output": {f"{r.target}#{r.round}": r.raw for r in results},
+        "open_loop": open_loop,
         "py_spy": profile,
     }
     out.write_text(json.dumps(document, indent=2) + "\n")
     print(f"\nwrote {out.relative_to(ROOT)}")
-    if errors:
+    if errors or (open_loop and open_loop["errors"]):
         return 1
     if args.check and ratio["rps_best"] < TARGET_RATIO:
         return 3
     return 0
+
+
+def _node_version(node: str) -> str | None:
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        done = subprocess.run([node, "--version"], capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+    return None
 
 
 def _git_commit() -> str | None:

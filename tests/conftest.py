@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,6 +19,7 @@ from profilestore.migrations import runner
 from profilestore.migrations.runner import target_metadata
 from profilestore.platform.db import Database
 from profilestore.settings import Settings
+from tests.serving import free_port
 from tests.support import TEST_SECRET, postgres_database
 
 
@@ -79,3 +84,41 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """A redis-server this test owns (to hang or kill): (process, port)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        probe = subprocess.run(
+            ["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True, check=False
+        )
+        if probe.stdout.strip() == "PONG":
+            break
+        time.sleep(0.05)
+    try:
+        yield server, port
+    finally:
+        if server.poll() is None:
+            os.kill(server.pid, signal.SIGCONT)
+            server.kill()
+        server.wait()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import structlog
@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 
 from profilestore import __version__
 from profilestore.domains.registry import DOMAINS
-from profilestore.platform import idempotency
+from profilestore.platform import idempotency, tickets
 from profilestore.platform.access import Access
 from profilestore.platform.auth import build_verifier
 from profilestore.platform.cache import build_cache
@@ -26,10 +26,13 @@ from profilestore.platform.events.metrics import BacklogGauges
 from profilestore.platform.events.outbox import EventOptions
 from profilestore.platform.events.relay import Relay, build_publisher, relay_config
 from profilestore.platform.http import API_PREFIX, RequestPipeline
+from profilestore.platform.invalidation import InvalidationListener
 from profilestore.platform.limits import RateLimits
 from profilestore.platform.observability import configure_logging, health_router
 from profilestore.platform.registry import install
 from profilestore.platform.routing import refuse_unknown_query_parameters
+from profilestore.platform.tickets import StreamTickets
+from profilestore.platform.uow import unit_of_work
 from profilestore.settings import Settings
 
 log = structlog.get_logger("profilestore.app")
@@ -49,9 +52,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[None]:
-        async with in_process_relay(application, settings, db):
+        async with AsyncExitStack() as stack:
+            await stack.enter_async_context(in_process_relay(application, settings, db))
+            await stack.enter_async_context(invalidations(application))
+            for domain in DOMAINS:
+                if domain.lifespan is not None:
+                    await stack.enter_async_context(domain.lifespan(application))
             yield
         await application.state.cache.close()
+        await application.state.stream_tickets.close()
         await verifier.aclose()
         await db.dispose()
 
@@ -62,13 +71,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.verifier = verifier
     app.state.relay = None
-    app.state.cache = build_cache(
+    app.state.cache = build_cache(settings)
+    app.state.rate_limits = RateLimits(settings)
+    app.state.stream_tickets = StreamTickets(
         settings.redis_url,
         settings.cache_prefix,
+        settings.stream_ticket_seconds,
         settings.redis_timeout_seconds,
-        processes=settings.serve_workers,
     )
-    app.state.rate_limits = RateLimits(settings)
     app.state.backlog_gauges = BacklogGauges(settings.metrics_backlog_seconds)
     app.state.event_options = EventOptions(
         source=settings.events_source, include_private=settings.events_include_private
@@ -76,8 +86,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     idempotency.install(app)
     install(DOMAINS)
+    for domain in DOMAINS:
+        if domain.configure is not None:
+            domain.configure(app)
     domain_routers = tuple(router for domain in DOMAINS for router in domain.routers)
-    for router in (health_router, events_api.metrics_router, *domain_routers, events_api.router):
+    platform_routers = (health_router, events_api.metrics_router, tickets.router)
+    for router in (*platform_routers, *domain_routers, events_api.router):
         mount(app, router)
     declare_access_rules(app)
     refuse_unknown_query_parameters(app)
@@ -87,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         max_auth_header_bytes=settings.max_auth_header_bytes,
         rate_limits=app.state.rate_limits,
+        tickets=app.state.stream_tickets,
     )
     if settings.cors_origins:
         add_cors(app, settings.cors_origins)
@@ -109,6 +124,27 @@ async def in_process_relay(app: FastAPI, settings: Settings, db: Database) -> As
     app.state.relay = relay
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+@asynccontextmanager
+async def invalidations(app: FastAPI) -> AsyncIterator[None]:
+    """Listen on the invalidation channel while serving (only with a near and a shared tier)."""
+    cache = app.state.cache
+    if cache.near is None or cache.shared is None:
+        yield
+        return
+    listener = InvalidationListener(cache)
+    stop = asyncio.Event()
+    task = asyncio.create_task(listener.run(stop))
+    try:
+        await asyncio.wait_for(listener.connected.wait(), timeout=2.0)
+    except TimeoutError:
+        log.warning("invalidation_channel_down", detail="serving without the near cache")
     try:
         yield
     finally:
@@ -187,6 +223,19 @@ def _document_errors(path: str, operation: dict[str, Any]) -> None:
             response.update(problem_openapi(int(status)))
 
 
+def _idempotent_writes(app: FastAPI) -> set[tuple[str, str]]:
+    """(path, method) of the writes that run in a unit of work, where Idempotency-Key holds."""
+    found = set()
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or not route.path.startswith(API_PREFIX):
+            continue
+        calls = {dependency.call for dependency in route.dependant.dependencies}
+        if unit_of_work in calls:
+            methods = {method.lower() for method in route.methods or ()}
+            found |= {(route.path, method) for method in methods & WRITE_METHODS}
+    return found
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
         schema = get_openapi(
@@ -199,10 +248,11 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         components["securitySchemes"] = {
             "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
         }
+        retryable = _idempotent_writes(app)
         for path, operations in schema.get("paths", {}).items():
             for method, operation in operations.items():
-                _document_errors(path, operation)
-                if path.startswith(API_PREFIX) and method in WRITE_METHODS:
+                if (path, method) in retryable:
                     operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY_PARAMETER)
+                _document_errors(path, operation)
         app.openapi_schema = schema
     return app.openapi_schema

@@ -29,6 +29,15 @@ def serve(
     import uvicorn
 
     settings = Settings()
+    if workers > 1 and not settings.redis_url:
+        typer.echo(
+            f"--workers {workers} needs PROFILESTORE_REDIS_URL: worker processes share presence "
+            "and cache invalidations through Redis (without it, one worker would not see "
+            "another's heartbeats, and a block could be served stale). Set it, or serve with "
+            "--workers 1.",
+            err=True,
+        )
+        raise typer.Exit(2)
     if migrate:
         runner.upgrade(settings.effective_database_url)
     os.environ["PROFILESTORE_SERVE_WORKERS"] = str(workers)  # read by every worker's app

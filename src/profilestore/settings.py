@@ -105,7 +105,45 @@ class Settings(BaseSettings):
     rate_limit_ip_per_minute: int = Field(
         60, ge=1, description="Requests without a valid token, per client IP per minute."
     )
-    cache_ttl_seconds: float = Field(300.0, ge=0.1, le=86400)
+    cache_ttl_seconds: float = Field(
+        300.0, ge=0.1, le=86400, description="How long a cached read is kept (shared tier)."
+    )
+    cache_enabled: bool = Field(
+        True, description="false: every read goes to the database (to measure or debug)."
+    )
+    cache_near_ttl_seconds: float = Field(
+        10.0,
+        ge=0,
+        le=3600,
+        description="How long each process keeps a read in its near cache when Redis is "
+        "configured (writes drop it everywhere at once; 0: no near cache).",
+    )
+    cache_near_max_entries: int = Field(100_000, ge=100, le=10_000_000)
+    cache_fill_guard_seconds: float = Field(
+        10.0,
+        ge=1,
+        le=300,
+        description="A read slower than this is not cached (it may have raced a write); keep "
+        "it above the database timeout.",
+    )
+
+    presence_ttl_seconds: float = Field(
+        60.0, ge=1, le=3600, description="A device that stops heartbeating is offline after this."
+    )
+    presence_write_every_seconds: float = Field(
+        300.0,
+        ge=1,
+        le=86400,
+        description="last_seen is written to the database at most this often per user (and on "
+        "going offline).",
+    )
+    presence_sweep_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often expired devices are looked for."
+    )
+
+    stream_ticket_seconds: float = Field(
+        30.0, ge=1, le=600, description="How long a single-use stream ticket may wait for use."
+    )
 
     events_url: str | None = Field(
         None,

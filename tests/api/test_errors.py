@@ -149,12 +149,12 @@ async def test_422_lists_every_field_error(client: httpx.AsyncClient) -> None:
     user = uuid.uuid4()
     response = await client.put(
         f"/v1/profiles/{user}",
-        json={"username": "no spaces", "timezone": "Mars/Olympus", "status": "asleep"},
+        json={"username": "no spaces", "timezone": "Mars/Olympus", "locale": "??"},
         headers=bearer(user),
     )
     body = assert_problem(response, 422)
     fields = {error["field"] for error in body["errors"]}
-    assert {"body.username", "body.timezone", "body.status"} <= fields
+    assert {"body.username", "body.timezone", "body.locale"} <= fields
     assert all(error["message"] and error["code"] for error in body["errors"])
     assert_problem(await client.get("/v1/profiles/not-a-uuid", headers=ADMIN), 422)
 

@@ -313,7 +313,7 @@ async def test_metrics_show_backlog_and_publishing(client: httpx.AsyncClient, ap
     before = (await client.get("/metrics")).text
     assert "profilestore_outbox_backlog 2.0" in before
     assert (
-        'profilestore_http_request_duration_seconds_count{method="PUT",route="/v1/profiles/{user_id}",status="201"}'
+        'profilestore_http_request_duration_seconds_count{cache="none",method="PUT",route="/v1/profiles/{user_id}",status="201"}'
         in before
     )
     await relay(app, RecordingPublisher()).drain()

@@ -71,7 +71,7 @@ async def test_put_creates_then_replaces(client: httpx.AsyncClient) -> None:
     first = await create(client, user, display_name="Ada", bio="hi", timezone="Europe/London")
     assert first.headers["etag"] == '"1"'
     body = first.json()
-    assert body["version"] == 1 and body["status"] == "offline" and body["preferences"] == {}
+    assert body["version"] == 1 and body["preferences"] == {} and "status" not in body
     replaced = await client.put(
         f"/v1/profiles/{user}", json={"username": "ada_l"}, headers=bearer(user)
     )
@@ -167,15 +167,15 @@ async def test_patch_accepts_plain_json_and_refuses_bad_patches(client: httpx.As
     user = uuid.uuid4()
     await create(client, user, bio="kept")
     url = f"/v1/profiles/{user}"
-    ok = await client.patch(url, json={"status": "busy"}, headers=bearer(user))
-    assert ok.status_code == 200 and ok.json()["status"] == "busy"
+    ok = await client.patch(url, json={"locale": "de-DE"}, headers=bearer(user))
+    assert ok.status_code == 200 and ok.json()["locale"] == "de-DE"
     for bad in (
         {"username": None},
         {"version": 9},
         {"user_id": str(uuid.uuid4())},
         {"timezone": "Mars/Olympus"},
         {"unknown": 1},
-        {"status": "sleeping"},
+        {"status": "busy"},  # presence is not part of the profile
     ):
         response = await client.patch(url, json=bad, headers={**bearer(user), **MERGE_PATCH})
         assert response.status_code == 422, (bad, response.text)
@@ -184,7 +184,7 @@ async def test_patch_accepts_plain_json_and_refuses_bad_patches(client: httpx.As
     not_object = await client.patch(url, json=[1, 2], headers={**bearer(user), **MERGE_PATCH})
     assert not_object.status_code == 422
     after = (await client.get(url, headers=bearer(user))).json()
-    assert after["version"] == 2 and after["bio"] == "kept" and after["status"] == "busy"
+    assert after["version"] == 2 and after["bio"] == "kept" and after["locale"] == "de-DE"
 
 
 async def test_patch_missing_profile_is_404(client: httpx.AsyncClient) -> None:
@@ -224,11 +224,11 @@ async def test_visibility(client: httpx.AsyncClient) -> None:
     await create(client, owner, timezone="Europe/Berlin", locale="de-DE", preferences={"a": 1})
     url = f"/v1/profiles/{owner}"
     public = (await client.get(url, headers=bearer(stranger))).json()
-    assert set(public) == {"user_id", "username", "display_name", "avatar_url", "bio", "status"}
+    assert set(public) == {"user_id", "username", "display_name", "avatar_url", "bio"}
     for caller in (bearer(owner), ADMIN, SERVICE):
         full = (await client.get(url, headers=caller)).json()
         assert full["timezone"] == "Europe/Berlin" and full["preferences"] == {"a": 1}
-        assert {"last_seen", "locale", "created_at", "version"} <= set(full)
+        assert {"locale", "created_at", "version"} <= set(full)
 
 
 async def test_me(client: httpx.AsyncClient) -> None:
@@ -256,7 +256,10 @@ async def test_username_unique_case_insensitively(client: httpx.AsyncClient) -> 
     assert none.json() == {"items": []}
 
 
-async def test_batch_read_of_100_is_one_query(client: httpx.AsyncClient, app: FastAPI) -> None:
+async def test_batch_read_of_100_is_one_query_then_none(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """Cold: one query for the profiles and one for who blocks the reader; warm: none."""
     users = [uuid.uuid4() for _ in range(100)]
     for user in users[:60]:
         await create(client, user, timezone="Asia/Tokyo")
@@ -267,7 +270,13 @@ async def test_batch_read_of_100_is_one_query(client: httpx.AsyncClient, app: Fa
             "/v1/profiles", params={"ids": ",".join(map(str, ordered))}, headers=bearer(reader)
         )
     assert response.status_code == 200
-    assert len(counter.statements) == 1, counter.statements
+    assert len(counter.statements) == 2, counter.statements
+    assert "FROM profiles" in counter.statements[0]
+    async with StatementCounter(app) as warm:
+        again = await client.get(
+            "/v1/profiles", params={"ids": ",".join(map(str, ordered))}, headers=bearer(reader)
+        )
+    assert warm.statements == [] and again.json() == response.json()
     items = response.json()["items"]
     assert [item["user_id"] for item in items] == [str(u) for u in ordered if u in users[:60]]
     assert all("timezone" not in item for item in items)
@@ -299,32 +308,6 @@ async def test_single_read_is_one_round_trip(client: httpx.AsyncClient, app: Fas
     assert counter.statements and len(counter.statements) == 1, counter.statements
 
 
-async def test_presence(client: httpx.AsyncClient) -> None:
-    user = uuid.uuid4()
-    url = f"/v1/profiles/{user}/presence"
-    assert (
-        await client.put(url, json={"status": "online"}, headers=bearer(user))
-    ).status_code == 404
-    await create(client, user)
-    set_now = await client.put(url, json={"status": "online"}, headers=bearer(user))
-    assert set_now.status_code == 200
-    assert set_now.json()["status"] == "online" and set_now.json()["last_seen"] is not None
-    explicit = await client.put(
-        url, json={"status": "away", "last_seen": "2026-01-02T03:04:05+01:00"}, headers=bearer(user)
-    )
-    assert explicit.json()["last_seen"] == "2026-01-02T02:04:05Z"
-    for bad in (
-        {"status": "gone"},
-        {"status": "away", "last_seen": "2999-01-01T00:00:00Z"},
-        {"status": "away", "last_seen": "2026-01-02T03:04:05"},
-        {},
-    ):
-        response = await client.put(url, json=bad, headers=bearer(user))
-        assert response.status_code == 422, bad
-    profile = (await client.get(f"/v1/profiles/{user}", headers=bearer(user))).json()
-    assert profile["status"] == "away" and profile["version"] == 3
-
-
 async def test_field_validation(client: httpx.AsyncClient) -> None:
     user = uuid.uuid4()
     url = f"/v1/profiles/{user}"
@@ -337,7 +320,7 @@ async def test_field_validation(client: httpx.AsyncClient) -> None:
         {"username": "abc", "bio": "x" * 501},
         {"username": "abc", "avatar_url": "ftp://example.com/a.png"},
         {"username": "abc", "avatar_url": "not a url"},
-        {"username": "abc", "status": "invisible"},
+        {"username": "abc", "status": "online"},
         {"username": "abc", "locale": "english"},
         {"username": "abc", "timezone": "Europe/Atlantis"},
         {"username": "abc", "preferences": [1, 2]},
@@ -366,3 +349,24 @@ async def test_field_validation(client: httpx.AsyncClient) -> None:
     }
     response = await client.put(url, json=good, headers=bearer(user))
     assert response.status_code == 201, response.text
+
+
+async def test_cached_reads_are_measured(client: httpx.AsyncClient, app: FastAPI) -> None:
+    """Hits and misses per cache, and the cache result on the read latency histogram."""
+    user = uuid.uuid4()
+    await create(client, user)
+    before = (await client.get("/metrics")).text
+    for _ in range(2):
+        assert (await client.get(f"/v1/profiles/{user}", headers=SERVICE)).status_code == 200
+    after = (await client.get("/metrics")).text
+
+    def value(text: str, series: str) -> float:
+        lines = [line for line in text.splitlines() if line.startswith(series + " ")]
+        return float(lines[0].split()[-1]) if lines else 0.0
+
+    route = 'method="GET",route="/v1/profiles/{user_id}",status="200"'
+    for result in ("hit", "miss"):
+        series = f'profilestore_http_request_duration_seconds_count{{cache="{result}",{route}}}'
+        assert value(after, series) - value(before, series) >= 1, result
+    near_hit = 'profilestore_cache_requests_total{cache="profiles",result="near_hit"}'
+    assert value(after, near_hit) - value(before, near_hit) >= 1

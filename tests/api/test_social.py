@@ -11,8 +11,9 @@ from sqlalchemy import func, insert, select
 
 from profilestore.domains.profiles.models import Profile
 from profilestore.domains.social.models import Contact
-from profilestore.platform.cache import RedisCache
+from profilestore.platform.cache import Cache
 from profilestore.platform.db import utcnow
+from profilestore.platform.sharedcache import SharedCache
 from tests.api.test_profiles import StatementCounter
 from tests.events_support import outbox_types
 from tests.support import ADMIN, SERVICE, bearer
@@ -98,7 +99,6 @@ async def test_pagination_over_thousands_of_contacts(
                 {
                     "user_id": f,
                     "username": f"p{f.hex[:20]}",
-                    "status": "offline",
                     "preferences": {},
                     "created_at": now,
                     "updated_at": now,
@@ -315,7 +315,8 @@ async def test_block_check_is_cached_and_invalidated(
 
 
 async def test_block_check_with_redis(client: httpx.AsyncClient, app: FastAPI) -> None:
-    redis_cache = RedisCache("redis://127.0.0.1:6379/0", prefix=f"pstest:{uuid.uuid4().hex}:")
+    prefix = f"pstest:{uuid.uuid4().hex}:"
+    redis_cache = Cache(None, SharedCache("redis://127.0.0.1:6379/0", prefix), 300)
     try:
         await redis_cache.ping()
     except Exception:
@@ -332,9 +333,10 @@ async def test_block_check_with_redis(client: httpx.AsyncClient, app: FastAPI) -
         await client.put(block_url(a, b), headers=bearer(a))
         assert (await check(client, a, b))["a_blocks_b"] is True
     finally:
-        keys = [k async for k in redis_cache._redis.scan_iter(match=redis_cache._prefix + "*")]
+        redis = SharedCache.redis_of(redis_cache)
+        keys = [k async for k in redis.scan_iter(match=prefix + "*")]
         if keys:
-            await redis_cache._redis.delete(*keys)
+            await redis.delete(*keys)
         await redis_cache.close()
 
 
@@ -342,7 +344,7 @@ async def test_block_write_fails_cleanly_when_redis_is_down(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
     a, b = await make_user(client), await make_user(client)
-    app.state.cache = RedisCache("redis://127.0.0.1:1/0", prefix="pstest:")
+    app.state.cache = Cache(None, SharedCache("redis://127.0.0.1:1/0", "pstest:"), 300)
     response = await client.put(block_url(a, b), headers=bearer(a))
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"

@@ -1,43 +1,98 @@
-"""Several worker processes without Redis share no cache and no invalidation channel: the
-in-process cache is then off, so a block made through one worker is seen at once by all
-(issue 9: 14 of 20 block checks were stale with a 300 s per-process cache)."""
+"""Several worker processes: with Redis they share the cache and its invalidation channel, so a
+change made through one worker is seen at once by all, near caches included (issue 9: 14 of 20
+block checks were stale with a 300 s per-process cache). Without Redis, `serve` refuses
+several workers, and an app told it runs in several processes caches nothing."""
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
-from profilestore.platform.cache import MemoryCache, NoCache, build_cache
-from tests.serving import running_server, service_env
-from tests.support import SERVICE, TEST_SECRET, bearer
+from profilestore.platform.cache import build_cache
+from profilestore.settings import Settings
+from tests.serving import BIN, running_server, service_env
+from tests.support import SERVICE, TEST_SECRET, bearer, skip_or_fail
 
 CHECKS = 20
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
-def test_the_in_process_cache_is_only_used_by_a_single_process() -> None:
-    assert isinstance(build_cache(None, "p:", processes=1), MemoryCache)
-    assert isinstance(build_cache(None, "p:", processes=2), NoCache)
+def test_which_tiers_each_deployment_gets(tmp_path: Path) -> None:
+    single = build_cache(Settings(data_dir=tmp_path))
+    assert single.name == "near" and not single.near.bypassed  # type: ignore[union-attr]
+    several = build_cache(Settings(data_dir=tmp_path, serve_workers=2))
+    assert several.name == "none"
+    shared = build_cache(Settings(data_dir=tmp_path, redis_url=REDIS_URL, serve_workers=2))
+    assert shared.name == "near+redis"
+    assert shared.near is not None and shared.near.bypassed  # until the channel is up
+
+
+def test_serve_refuses_several_workers_without_redis(tmp_path: Path) -> None:
+    env = service_env(data_dir=str(tmp_path / "var"), jwt_secret=TEST_SECRET)
+    done = subprocess.run(
+        [str(BIN / "profilestore"), "serve", "--workers", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "PROFILESTORE_REDIS_URL" in done.stderr
+
+
+@pytest.fixture
+def redis_prefix() -> object:
+    prefix = f"pstest:{uuid.uuid4().hex}:"
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError:
+        skip_or_fail("Redis is not reachable")
+    yield prefix
+    keys = list(client.scan_iter(match=prefix + "*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 @pytest.mark.slow
-def test_a_block_is_seen_by_every_worker_at_once(tmp_path: Path) -> None:
-    env = service_env(data_dir=str(tmp_path / "var"), jwt_secret=TEST_SECRET)
-    env["PROFILESTORE_RATE_LIMIT_ENABLED"] = "false"
-    workers = ["--workers", "2"]
-    with running_server(env, tmp_path, extra_args=workers) as (base, log_path):
+def test_changes_are_seen_by_every_worker_at_once(tmp_path: Path, redis_prefix: str) -> None:
+    env = service_env(
+        data_dir=str(tmp_path / "var"),
+        jwt_secret=TEST_SECRET,
+        redis_url=REDIS_URL,
+        cache_prefix=redis_prefix,
+        rate_limit_enabled="false",
+    )
+    with running_server(env, tmp_path, extra_args=["--workers", "2"]) as (base, _):
         a, b = uuid.uuid4(), uuid.uuid4()
         for user in (a, b):
             body = {"username": f"w{user.hex[:10]}"}
             put = httpx.put(f"{base}/v1/profiles/{user}", json=body, headers=bearer(user))
             assert put.status_code == 201
         check = f"{base}/v1/blocks/check?a={a}&b={b}"
-        # Fresh connections, so both workers answer (and would cache "not blocked").
-        assert not any(httpx.get(check, headers=SERVICE).json()["blocked"] for _ in range(CHECKS))
+        profile = f"{base}/v1/profiles/{a}"
+        # Fresh connections, so both workers answer (and fill their near caches).
+        for _ in range(CHECKS):
+            assert httpx.get(check, headers=SERVICE).json()["blocked"] is False
+            assert httpx.get(profile, headers=bearer(b)).status_code == 200
         blocked = httpx.put(f"{base}/v1/profiles/{a}/blocks/{b}", headers=bearer(a))
         assert blocked.status_code == 201
-        answers = [httpx.get(check, headers=SERVICE).json()["blocked"] for _ in range(CHECKS)]
-        assert answers == [True] * CHECKS
-    assert "cache_disabled" in log_path.read_text()
+        renamed = httpx.patch(
+            profile,
+            json={"display_name": "Renamed"},
+            headers={**bearer(a), "Content-Type": "application/merge-patch+json"},
+        )
+        assert renamed.status_code == 200
+        checks = [httpx.get(check, headers=SERVICE).json()["blocked"] for _ in range(CHECKS)]
+        assert checks == [True] * CHECKS
+        hidden = [httpx.get(profile, headers=bearer(b)).status_code for _ in range(CHECKS)]
+        assert hidden == [404] * CHECKS
+        names = [httpx.get(profile, headers=SERVICE).json()["display_name"] for _ in range(CHECKS)]
+        assert names == ["Renamed"] * CHECKS

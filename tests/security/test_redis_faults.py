@@ -12,56 +12,17 @@ import subprocess
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from profilestore.settings import Settings
-from tests.serving import free_port
 from tests.support import SERVICE, bearer, client_for
 
 REQUESTS_PER_PHASE = 200
 CONCURRENCY = 8
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        probe = subprocess.run(
-            ["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True, check=False
-        )
-        if probe.stdout.strip() == "PONG":
-            break
-        time.sleep(0.05)
-    try:
-        yield server, port
-    finally:
-        if server.poll() is None:
-            os.kill(server.pid, signal.SIGCONT)
-            server.kill()
-        server.wait()
 
 
 @pytest.fixture
@@ -101,13 +62,13 @@ async def _timed_checks(client: httpx.AsyncClient, a: uuid.UUID, b: uuid.UUID) -
 def _count_calls(cache: Any) -> Counter[str]:
     """Count the calls that really go to Redis (past the circuit breaker)."""
     calls: Counter[str] = Counter()
-    real_get = cache._redis.get
+    real_get = cache.shared._get
 
     async def counted_get(*args: Any, **kwargs: Any) -> Any:
         calls["get"] += 1
         return await real_get(*args, **kwargs)
 
-    cache._redis.get = counted_get
+    cache.shared._get = counted_get
     return calls
 
 

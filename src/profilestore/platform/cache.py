@@ -1,181 +1,318 @@
-"""Caches: in-process (embedded, one process) or Redis (shared by every replica). Values are
-bytes; callers invalidate after their transaction commits. A cache failure degrades to a miss."""
+"""The read-through cache of hot reads: serialized representations (bytes) by key.
+
+Two tiers: a near cache in each process (a bounded LRU, no I/O on a hit) and, when Redis is
+configured, a shared tier every replica reads and fills. Writes name the keys they make stale
+(``mark_stale``); the unit of work drops them before its commit (an unreachable cache fails
+the write with 503, changing nothing) and again after it. A drop reaches every other process
+through the invalidation channel (``platform.invalidation``) within milliseconds; while that
+channel is down, near caches are flushed and bypassed.
+
+A fill never resurrects a dropped value: each miss takes a ticket before it reads the
+database, and a fill is refused when the key was dropped (or the near cache flushed) after
+that ticket, in either tier (see ``NearCache`` and ``platform.sharedcache``).
+"""
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from prometheus_client import Counter
-from redis.asyncio import Redis
+from prometheus_client import Counter, Gauge
 from redis.exceptions import RedisError
 
-from profilestore.platform.breaker import CircuitBreaker
+if TYPE_CHECKING:
+    from profilestore.platform.sharedcache import SharedCache
 
 log = structlog.get_logger("profilestore.cache")
 CACHE_REQUESTS = Counter(
     "profilestore_cache_requests_total",
-    "Cache look-ups by cache name and result",
+    "Cache look-ups by cache and result (near_hit, hit, miss, bypass)",
     ["cache", "result"],
 )
+CACHE_INVALIDATIONS = Counter(
+    "profilestore_cache_invalidations_total",
+    "Keys dropped, by cache and origin (local write or the invalidation channel)",
+    ["cache", "origin"],
+)
+NEAR_BYPASSED = Gauge(
+    "profilestore_cache_near_bypassed",
+    "1 while the near cache is bypassed (the invalidation channel is down)",
+)
+STALE_KEYS = "stale_cache_keys"
+"""Key in a write session's ``info``: the cache keys its changes make stale."""
+
+Loader = Callable[[], Awaitable[bytes | None]]
+ManyLoader = Callable[[list[str]], Awaitable[dict[str, bytes]]]
 
 
-class Cache(Protocol):
-    name: str
-
-    async def get(self, key: str) -> bytes | None: ...
-
-    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None: ...
-
-    async def delete(self, *keys: str) -> None: ...
-
-    async def ping(self) -> None: ...
-
-    async def close(self) -> None: ...
+def mark_stale(session: Any, *keys: str) -> None:
+    """Name cache keys a service's change makes stale; the unit of work drops them."""
+    session.info.setdefault(STALE_KEYS, set()).update(keys)
 
 
-class MemoryCache:
-    """A bounded LRU with expiry, for the single-process embedded default."""
+def cache_name(key: str) -> str:
+    """The cache a key belongs to: its first segment (``profiles:<id>`` is ``profiles``)."""
+    return key.split(":", 1)[0]
 
-    name = "memory"
 
-    def __init__(self, max_entries: int = 100_000) -> None:
+class NearCache:
+    """A bounded in-process LRU with expiry. Drops and flushes are numbered; a fill carries the
+    number current when its miss began (its ticket) and is refused if the key was dropped, or
+    the cache flushed, since: a value read before a change never outlives the change's drop."""
+
+    def __init__(self, max_entries: int, ttl_seconds: float, guard_seconds: float) -> None:
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._dropped: dict[str, tuple[int, float]] = {}
         self._max_entries = max_entries
+        self.ttl_seconds = ttl_seconds
+        self._guard_seconds = guard_seconds
+        self._sequence = 0
+        self._flushed_at = 0
+        self.bypassed = False
 
-    async def get(self, key: str) -> bytes | None:
+    def get(self, key: str) -> bytes | None:
         entry = self._entries.get(key)
-        if entry is None or entry[0] < time.monotonic():
-            self._entries.pop(key, None)
+        if entry is None:
+            return None
+        if entry[0] < time.monotonic():
+            del self._entries[key]
             return None
         self._entries.move_to_end(key)
         return entry[1]
 
-    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
-        self._entries[key] = (time.monotonic() + ttl_seconds, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
+    def ticket(self) -> tuple[int, float]:
+        return self._sequence, time.monotonic()
 
-    async def delete(self, *keys: str) -> None:
+    def fill(self, key: str, value: bytes, ticket: tuple[int, float]) -> bool:
+        sequence, started = ticket
+        now = time.monotonic()
+        if self.bypassed or sequence < self._flushed_at or now - started > self._guard_seconds:
+            return False
+        dropped = self._dropped.get(key)
+        if dropped is not None and dropped[0] > sequence:
+            return False
+        self._entries[key] = (now + self.ttl_seconds, value)
+        self._entries.move_to_end(key)
+        if len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+        return True
+
+    def drop(self, keys: Iterable[str]) -> None:
+        self._sequence += 1
+        now = time.monotonic()
         for key in keys:
             self._entries.pop(key, None)
+            self._dropped.pop(key, None)
+            self._dropped[key] = (self._sequence, now)
+        self._forget_old_drops(now)
+
+    def _forget_old_drops(self, now: float) -> None:
+        """A drop older than the guard cannot refuse any fill (older tickets are refused)."""
+        horizon = now - self._guard_seconds
+        while self._dropped:
+            key, (_, at) = next(iter(self._dropped.items()))
+            if at >= horizon:
+                break
+            del self._dropped[key]
+
+    def flush(self) -> None:
+        self._sequence += 1
+        self._flushed_at = self._sequence
+        self._entries.clear()
+
+    def bypass(self) -> None:
+        """Stop serving and filling (the invalidation channel is down) and forget everything."""
+        self.bypassed = True
+        self.flush()
+        NEAR_BYPASSED.set(1)
+
+    def resume(self) -> None:
+        """Serve again (the channel is back); drops missed meanwhile are covered by the flush."""
+        self.flush()
+        self.bypassed = False
+        NEAR_BYPASSED.set(0)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class Cache:
+    """The cache of one process: near tier, optional shared tier. ``read`` is read-through;
+    ``invalidate`` drops keys in both tiers and tells every other process."""
+
+    def __init__(
+        self, near: NearCache | None, shared: SharedCache | None, ttl_seconds: float
+    ) -> None:
+        self.near = near
+        self.shared = shared
+        self.ttl_seconds = ttl_seconds
+        self._counters: dict[tuple[str, str], Any] = {}
+
+    @property
+    def name(self) -> str:
+        if self.shared is not None:
+            return "near+redis" if self.near is not None else "redis"
+        return "near" if self.near is not None else "none"
+
+    def count(self, name: str, result: str) -> None:
+        counter = self._counters.get((name, result))
+        if counter is None:
+            counter = CACHE_REQUESTS.labels(name, result)
+            self._counters[(name, result)] = counter
+        counter.inc()
+
+    async def read(self, key: str, load: Loader) -> tuple[bytes | None, bool]:
+        """The value of ``key`` and whether it came from the cache; ``load`` on a miss (a None
+        it returns is not cached)."""
+        near = self.near
+        if near is not None and not near.bypassed:
+            value = near.get(key)
+            if value is not None:
+                self.count(cache_name(key), "near_hit")
+                return value, True
+        near_ticket = near.ticket() if near is not None else None
+        shared_ticket: int | None = None
+        if self.shared is not None:
+            found = await self.shared.get(key)
+            if isinstance(found, bytes):
+                if near is not None and near_ticket is not None:
+                    near.fill(key, found, near_ticket)
+                self.count(cache_name(key), "hit")
+                return found, True
+            shared_ticket = found
+        value = await load()
+        self.count(cache_name(key), self._miss_kind(shared_ticket))
+        if value is not None:
+            await self._fill(key, value, near_ticket, shared_ticket)
+        return value, False
+
+    async def read_many(self, keys: list[str], load: ManyLoader) -> dict[str, bytes]:
+        """Values of ``keys`` (missing ones left out): near hits, then one shared-tier round
+        trip, then one ``load`` of the rest."""
+        found: dict[str, bytes] = {}
+        near = self.near
+        if near is not None and not near.bypassed:
+            for key in keys:
+                value = near.get(key)
+                if value is not None:
+                    found[key] = value
+        missing = [key for key in keys if key not in found]
+        for key in found:
+            self.count(cache_name(key), "near_hit")
+        if not missing:
+            return found
+        near_ticket = near.ticket() if near is not None else None
+        shared_tickets: dict[str, int | None] = dict.fromkeys(missing)
+        if self.shared is not None:
+            for key, answer in (await self.shared.get_many(missing)).items():
+                if isinstance(answer, bytes):
+                    found[key] = answer
+                    self.count(cache_name(key), "hit")
+                    if near is not None and near_ticket is not None:
+                        near.fill(key, answer, near_ticket)
+                else:
+                    shared_tickets[key] = answer
+            missing = [key for key in missing if key not in found]
+        loaded = await load(missing) if missing else {}
+        for key in missing:
+            self.count(cache_name(key), self._miss_kind(shared_tickets[key]))
+        for key, value in loaded.items():
+            await self._fill(key, value, near_ticket, shared_tickets.get(key))
+        found.update(loaded)
+        return found
+
+    async def _fill(
+        self,
+        key: str,
+        value: bytes,
+        near_ticket: tuple[int, float] | None,
+        shared_ticket: int | None,
+    ) -> None:
+        if self.shared is not None:
+            if shared_ticket is None:
+                return  # the shared tier is unreachable: do not cache what it cannot drop
+            if not await self.shared.fill(key, value, self.ttl_seconds, shared_ticket):
+                return  # dropped since the miss: the value read may be stale
+        if self.near is not None and near_ticket is not None:
+            self.near.fill(key, value, near_ticket)
+
+    def _miss_kind(self, shared_ticket: int | None) -> str:
+        """``miss`` when a tier was asked and had nothing; ``bypass`` when none could be."""
+        if self.shared is not None:
+            return "miss" if shared_ticket is not None else "bypass"
+        return "miss" if self.near is not None else "bypass"
+
+    async def invalidate(self, *keys: str) -> None:
+        """Drop ``keys`` here, in the shared tier and (through the channel) in every other
+        process. Raises ``CacheUnavailable`` when the shared tier cannot be reached."""
+        if not keys:
+            return
+        if self.near is not None:
+            self.near.drop(keys)
+        for key in keys:
+            CACHE_INVALIDATIONS.labels(cache_name(key), "local").inc()
+        if self.shared is not None:
+            await self.shared.invalidate(keys)
+
+    def dropped_elsewhere(self, keys: list[str]) -> None:
+        """Keys another process dropped (from the invalidation channel)."""
+        if self.near is not None:
+            self.near.drop(keys)
+        for key in keys:
+            CACHE_INVALIDATIONS.labels(cache_name(key), "channel").inc()
 
     async def ping(self) -> None:
-        return None
+        if self.shared is not None:
+            await self.shared.ping()
 
     async def close(self) -> None:
-        self._entries.clear()
+        if self.near is not None:
+            self.near.flush()
+        if self.shared is not None:
+            await self.shared.close()
 
 
 class CacheUnavailable(RedisError):
-    """Redis is skipped (its circuit is open): an invalidation cannot be made."""
+    """The shared tier cannot be reached: an invalidation cannot be made (the write answers
+    503)."""
 
 
-class RedisCache:
-    """Redis, shared by all replicas. The database stays the source of truth: a failing or
-    hung Redis makes reads misses (fast, once the circuit is open) and never fails them.
-    Invalidations are not skipped silently: they raise, and the write answers 503."""
+def build_cache(settings: Any) -> Cache:
+    """The process's cache for ``settings``:
 
-    name = "redis"
+    - Redis configured: near tier (bypassed until the invalidation channel is up) + Redis;
+    - no Redis, one process: the near tier alone, which then sees every write;
+    - no Redis, several worker processes: no cache at all, since no channel tells one worker
+      of another's writes (a block must never be served stale); said at start-up.
+    """
+    near_ttl = settings.cache_near_ttl_seconds
+    guard = settings.cache_fill_guard_seconds
+    if not settings.cache_enabled:
+        log.warning("cache_disabled", detail="PROFILESTORE_CACHE_ENABLED=false")
+        return Cache(None, None, settings.cache_ttl_seconds)
+    if settings.redis_url:
+        from profilestore.platform.sharedcache import SharedCache
 
-    def __init__(
-        self, url: str, prefix: str = "profilestore:", *, timeout_seconds: float = 0.25
-    ) -> None:
-        self._redis = Redis.from_url(
-            url,
-            socket_timeout=timeout_seconds,
-            socket_connect_timeout=timeout_seconds,
-            retry_on_timeout=False,
+        near = NearCache(settings.cache_near_max_entries, near_ttl, guard) if near_ttl else None
+        if near is not None:
+            near.bypass()
+        shared = SharedCache(
+            settings.redis_url,
+            settings.cache_prefix,
+            timeout_seconds=settings.redis_timeout_seconds,
+            guard_seconds=guard,
         )
-        self._prefix = prefix
-        self.breaker = CircuitBreaker("redis-cache")
-
-    async def get(self, key: str) -> bytes | None:
-        if not self.breaker.allow():
-            return None
-        try:
-            value = await self._redis.get(self._prefix + key)
-        except (RedisError, OSError) as exc:
-            self._failed("get", exc)
-            return None
-        self.breaker.success()
-        return value if isinstance(value, bytes) else None
-
-    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
-        if not self.breaker.allow():
-            return
-        try:
-            await self._redis.set(self._prefix + key, value, px=max(1, int(ttl_seconds * 1000)))
-        except (RedisError, OSError) as exc:
-            self._failed("set", exc)
-            return
-        self.breaker.success()
-
-    async def delete(self, *keys: str) -> None:
-        """Invalidation must not be lost silently: a failure raises (the caller answers 503)."""
-        if not keys:
-            return
-        if not self.breaker.allow():
-            raise CacheUnavailable("redis circuit open")
-        try:
-            await self._redis.delete(*(self._prefix + key for key in keys))
-        except (RedisError, OSError) as exc:
-            self._failed("delete", exc)
-            raise
-        self.breaker.success()
-
-    def _failed(self, op: str, exc: Exception) -> None:
-        self.breaker.failure()
-        log.warning("cache_unavailable", op=op, error=type(exc).__name__)
-
-    async def ping(self) -> None:
-        await self._redis.ping()
-
-    async def close(self) -> None:
-        await self._redis.aclose()
-
-
-class NoCache:
-    """No caching: for several processes with no shared cache and no invalidation channel,
-    where a per-process cache would serve a change made through another process stale."""
-
-    name = "none"
-
-    async def get(self, key: str) -> bytes | None:
-        return None
-
-    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
-        return None
-
-    async def delete(self, *keys: str) -> None:
-        return None
-
-    async def ping(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
-
-
-def build_cache(
-    redis_url: str | None, prefix: str, timeout_seconds: float = 0.25, processes: int = 1
-) -> Cache:
-    """Redis when configured; else an in-process cache, but only for a single process."""
-    if redis_url:
-        return RedisCache(redis_url, prefix, timeout_seconds=timeout_seconds)
-    if processes > 1:
+        return Cache(near, shared, settings.cache_ttl_seconds)
+    if settings.serve_workers > 1:
         log.warning(
             "cache_disabled",
-            detail=f"{processes} worker processes and no PROFILESTORE_REDIS_URL: a per-process "
-            "cache could serve a block made through another worker stale, so reads are not "
-            "cached. Set PROFILESTORE_REDIS_URL to cache them.",
+            detail=f"{settings.serve_workers} worker processes and no PROFILESTORE_REDIS_URL: "
+            "no channel tells one worker of another's writes, so reads are not cached (a block "
+            "must never be served stale). Set PROFILESTORE_REDIS_URL to cache them.",
         )
-        return NoCache()
-    return MemoryCache()
-
-
-def record(cache: Cache, hit: bool) -> None:
-    CACHE_REQUESTS.labels(cache.name, "hit" if hit else "miss").inc()
+        return Cache(None, None, settings.cache_ttl_seconds)
+    near = NearCache(settings.cache_near_max_entries, settings.cache_ttl_seconds, guard)
+    return Cache(near, None, settings.cache_ttl_seconds)

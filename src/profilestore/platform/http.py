@@ -7,6 +7,7 @@ import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import parse_qs
 
 import structlog
 from prometheus_client import Histogram
@@ -19,6 +20,7 @@ from profilestore.platform.auth import AuthUnavailable, InvalidToken, TokenVerif
 from profilestore.platform.errors import ProblemError, internal_error, problem_response
 from profilestore.platform.limits import STATE_KEY as LIMIT_STATE
 from profilestore.platform.limits import Decision, RateLimits
+from profilestore.platform.tickets import TICKET_PARAMETER, StreamTickets
 
 REQUEST_ID_HEADER = b"x-request-id"
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
@@ -26,10 +28,12 @@ _BODY_METHODS = {"POST", "PUT", "PATCH"}
 API_PREFIX = "/v1/"
 
 access_log = structlog.get_logger("profilestore.access")
+CACHE_RESULT = "cache_result"
+"""Key in the request state: a cached read sets it to ``hit`` or ``miss``."""
 REQUEST_SECONDS = Histogram(
     "profilestore_http_request_duration_seconds",
-    "Request latency by method, route template and status",
-    ["method", "route", "status"],
+    "Request latency by method, route template, status and cache result (hit, miss, none)",
+    ["method", "route", "status", "cache"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 
@@ -43,9 +47,11 @@ class RequestPipeline:
         max_body_bytes: int,
         max_auth_header_bytes: int = 8192,
         rate_limits: RateLimits | None = None,
+        tickets: StreamTickets | None = None,
     ) -> None:
         self.app = app
         self.verifier = verifier
+        self.tickets = tickets
         self.rate_limits = rate_limits if rate_limits is not None and rate_limits.enabled else None
         self.max_body_bytes = max_body_bytes
         self.max_auth_header_bytes = max_auth_header_bytes
@@ -99,6 +105,10 @@ class RequestPipeline:
         if not scope["path"].startswith(API_PREFIX):
             return None
         problem = await self._authenticate(headers, state)
+        if problem is not None and b"authorization" not in headers:
+            refused = await self._redeem_ticket(scope, state)
+            if refused is not None or "principal" in state:
+                problem = refused
         if self.rate_limits is not None:
             refused = await self._limit(scope, state, failed_auth=problem is not None)
             if refused is not None:
@@ -118,6 +128,26 @@ class RequestPipeline:
         decision = await self.rate_limits.hit(policy, identity)
         state[LIMIT_STATE] = decision
         return None if decision.allowed else decision.problem()
+
+    async def _redeem_ticket(self, scope: Scope, state: dict[str, Any]) -> ProblemError | None:
+        """A stream request (GET .../stream) may stand on a single-use ticket instead of a
+        bearer header (EventSource cannot send one). Sets the principal, or returns why the
+        ticket is refused; does nothing on other requests."""
+        if (
+            self.tickets is None
+            or scope["method"] != "GET"
+            or not scope["path"].endswith("/stream")
+        ):
+            return None
+        query = parse_qs(scope["query_string"].decode("latin-1"))
+        given = query.get(TICKET_PARAMETER)
+        if not given:
+            return None
+        principal = await self.tickets.redeem(given[0])
+        if principal is None:
+            return unauthorized("The stream ticket is unknown, used or expired.")
+        state["principal"] = principal
+        return None
 
     async def _authenticate(
         self, headers: dict[bytes, bytes], state: dict[str, Any]
@@ -161,9 +191,9 @@ class RequestPipeline:
         principal = state.get("principal")
         elapsed = time.perf_counter() - started
         route_path = getattr(route, "path", None)
-        REQUEST_SECONDS.labels(scope["method"], route_path or "unmatched", str(status)).observe(
-            elapsed
-        )
+        REQUEST_SECONDS.labels(
+            scope["method"], route_path or "unmatched", str(status), state.get(CACHE_RESULT, "none")
+        ).observe(elapsed)
         access_log.info(
             "request",
             request_id=request_id,

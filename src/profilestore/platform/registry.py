@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 ViewerFilter = Callable[[Any, Any], ColumnElement[bool]]
 """``(owner column, viewer)`` → a condition that is true where the viewer may see the owner's
 rows (e.g. the social domain: the owner does not block the viewer)."""
+
+HiddenFrom = Callable[[Any, Any, uuid.UUID], Awaitable[frozenset[uuid.UUID]]]
+"""``(database, cache, viewer)`` → the users whose data ``viewer`` may not see: the cached
+form of a viewer filter, for reads served from the cache."""
+
+Configure = Callable[[Any], None]
+"""Called with the app as it is built: a domain puts what its routes need on ``app.state``."""
+
+Lifespan = Callable[[Any], AbstractAsyncContextManager[None]]
+"""Entered while the app serves: a domain's background work (and its clean-up)."""
 
 UserDeleted = Callable[[AsyncSession, uuid.UUID], Awaitable[None]]
 """Removes, in the deleting transaction, a domain's rows of or pointing at a deleted user (and
@@ -32,7 +43,10 @@ class Domain:
     models: tuple[str, ...] = ()
     """Modules that declare the domain's tables (imported for the migration metadata)."""
     viewer_filter: ViewerFilter | None = None
+    hidden_from: HiddenFrom | None = None
     user_deleted: UserDeleted | None = None
+    configure: Configure | None = None
+    lifespan: Lifespan | None = None
     example_bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
     """A valid request body per write model, for the authorization-matrix test."""
 
@@ -51,6 +65,15 @@ def installed() -> tuple[Domain, ...]:
 
 def viewer_filters(owner: Any, viewer: Any) -> list[ColumnElement[bool]]:
     return [d.viewer_filter(owner, viewer) for d in _installed if d.viewer_filter is not None]
+
+
+async def hidden_from(db: Any, cache: Any, viewer: uuid.UUID) -> frozenset[uuid.UUID]:
+    """Users whose data ``viewer`` may not see, by every installed domain's rule."""
+    hidden: frozenset[uuid.UUID] = frozenset()
+    for domain in _installed:
+        if domain.hidden_from is not None:
+            hidden |= await domain.hidden_from(db, cache, viewer)
+    return hidden
 
 
 async def user_deleted(session: AsyncSession, user_id: uuid.UUID) -> None:

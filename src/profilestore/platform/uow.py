@@ -10,6 +10,7 @@ change. Anything that raises before that rolls the whole transaction back.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import structlog
@@ -18,6 +19,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from profilestore.platform.cache import STALE_KEYS
 from profilestore.platform.conditional import REQUIRE_IF_MATCH
 
 log = structlog.get_logger("profilestore.uow")
@@ -54,13 +56,16 @@ class UnitOfWork:
         cache = self.request.app.state.cache
 
         async def drop(_: UnitOfWork) -> None:
-            await cache.delete(*keys)
+            await cache.invalidate(*keys)
 
         self.before_commit(drop)
         self.after_commit(drop)
 
     async def commit(self, response: Response) -> None:
         self.response = response
+        stale = self.session.info.get(STALE_KEYS)
+        if stale:
+            self.invalidate(*sorted(stale))
         for hook in self._before_commit:
             await hook(self)
         await self.session.commit()
@@ -77,6 +82,15 @@ class UnitOfWork:
 
 def _name(hook: Hook) -> str:
     return getattr(hook, "__qualname__", type(hook).__name__)
+
+
+@asynccontextmanager
+async def background_work(db: Any) -> AsyncIterator[AsyncSession]:
+    """A unit of work outside any request (a sweeper, a job): the session its services write
+    through commits once, when the block ends without an error (else nothing is kept)."""
+    async with db.write_session() as session:
+        yield session
+        await session.commit()
 
 
 UnitOfWorkFactory = Callable[[UnitOfWork], Awaitable[None]]

@@ -6,11 +6,13 @@ from profilestore.platform.registry import Domain
 
 
 def descriptor() -> Domain:
-    from profilestore.domains.profiles import address_api, api
+    from profilestore.domains.profiles import address_api, api, presence, presence_api
 
     return Domain(
         name="profiles",
-        routers=(api.router, address_api.router),
+        routers=(api.router, presence_api.router, address_api.router),
+        configure=presence.configure,
+        lifespan=presence.lifespan,
         models=("profilestore.domains.profiles.models",),
         example_bodies={
             "ProfileWrite": {"username": "mallory", "bio": "pwned"},

@@ -1,4 +1,4 @@
-"""REST routes of the profiles domain: profiles, presence, batch and username look-ups.
+"""REST routes of the profiles domain: profiles, batch and username look-ups.
 
 The read routes take the database from ``request.app.state`` rather than through a dependency:
 they are the hot path, and every dependency FastAPI solves costs each request (see
@@ -12,16 +12,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.responses import Response
 
-from profilestore.domains.profiles import service
+from profilestore.domains.profiles import cached, service
 from profilestore.domains.profiles.schemas import (
     PUBLIC_FIELDS,
-    Presence,
-    PresenceWrite,
     Profile,
     ProfileList,
     ProfileWrite,
     PublicProfile,
 )
+from profilestore.platform import registry
 from profilestore.platform.access import OWNER_OR_ADMIN, SIGNED_IN
 from profilestore.platform.auth import Principal
 from profilestore.platform.conditional import (
@@ -30,8 +29,8 @@ from profilestore.platform.conditional import (
     not_modified,
     not_modified_response,
 )
-from profilestore.platform.db import Database
 from profilestore.platform.errors import invalid, not_found, problem_responses
+from profilestore.platform.http import CACHE_RESULT
 from profilestore.platform.limits import limit_lookup
 from profilestore.platform.params import (
     MERGE_PATCH_OPENAPI,
@@ -41,7 +40,7 @@ from profilestore.platform.params import (
     UserId,
     Writer,
 )
-from profilestore.platform.uow import UnitOfWorkRoute
+from profilestore.platform.uow import UnitOfWork, UnitOfWorkRoute
 
 router = APIRouter(prefix="/v1", tags=["profiles"], route_class=UnitOfWorkRoute)
 
@@ -92,10 +91,7 @@ async def get_me(
 ) -> Response:
     if principal.user_id is None:
         raise not_found("profile")
-    profile = await service.get_profile(request.app.state.db, principal.user_id)
-    if profile is None:
-        raise not_found("profile")
-    return profile_response(profile, principal, if_none_match=if_none_match)
+    return await cached_profile_response(request, principal.user_id, principal, if_none_match)
 
 
 @router.get(
@@ -112,16 +108,21 @@ async def find_profiles(
 ) -> Response:
     if (ids is None) == (username is None):
         raise invalid("query", "give exactly one of ids or username")
-    reads, viewer = reads_for(principal)
-    db: Database = request.app.state.db
     if username is not None:
         await limit_lookup(request)
-        found = await reads.find_by_username(db, username, **viewer)
-        profiles = [found] if found is not None else []
-    else:
-        user_ids = _parse_ids(ids or "", request.app.state.settings.batch_max_ids)
-        profiles = await reads.get_many(db, user_ids, **viewer)
-    return json_response({"items": [view(p, principal) for p in profiles]})
+        reads, viewer = reads_for(principal)
+        found = await reads.find_by_username(request.app.state.db, username, **viewer)
+        return json_response({"items": [view(found, principal)] if found is not None else []})
+    user_ids = _parse_ids(ids or "", request.app.state.settings.batch_max_ids)
+    state = request.app.state
+    entries = await cached.read_profiles(state.db, state.cache, user_ids)
+    hide = await hidden(request, principal, list(entries))
+    bodies = [
+        cached.view(entries[user_id], full=sees_everything(principal, user_id)).body
+        for user_id in dict.fromkeys(user_ids)
+        if user_id in entries and user_id not in hide
+    ]
+    return Response(b'{"items":[' + b",".join(bodies) + b"]}", media_type="application/json")
 
 
 def _parse_ids(raw: str, limit: int) -> list[uuid.UUID]:
@@ -148,30 +149,38 @@ async def get_profile(
     principal: Annotated[Principal, Depends(SIGNED_IN)],
     if_none_match: IfNoneMatch = None,
 ) -> Response:
-    reads, viewer = reads_for(principal)
-    profile = await reads.get(request.app.state.db, user_id, **viewer)
-    if profile is None:
-        raise not_found("profile")
-    return profile_response(profile, principal, if_none_match=if_none_match)
+    return await cached_profile_response(request, user_id, principal, if_none_match)
 
 
-@router.get(
-    "/profiles/{user_id}/presence",
-    response_model=Presence,
-    summary="A user's presence (last_seen only for the owner, admins and services)",
-    responses=problem_responses(401, 404, 422),
-)
-async def get_presence(
-    request: Request, user_id: UserId, principal: Annotated[Principal, Depends(SIGNED_IN)]
+async def cached_profile_response(
+    request: Request, user_id: uuid.UUID, principal: Principal, if_none_match: str | None
 ) -> Response:
-    reads, viewer = reads_for(principal)
-    profile = await reads.get(request.app.state.db, user_id, **viewer)
-    if profile is None:
+    """The profile from the cache: the whole of it or the public view, with its ETag; 404 when
+    there is none or the caller may not see it (an owner who blocks them)."""
+    state = request.app.state
+    entry, hit = await cached.read_profile(state.db, state.cache, user_id)
+    request.scope["state"][CACHE_RESULT] = "hit" if hit else "miss"
+    if entry is None or await hidden(request, principal, [user_id]):
         raise not_found("profile")
-    presence = {"user_id": user_id, "status": profile["status"]}
-    if sees_everything(principal, user_id):
-        presence["last_seen"] = profile["last_seen"]
-    return json_response(presence)
+    representation = cached.view(entry, full=sees_everything(principal, user_id))
+    if not_modified(if_none_match, representation.tag):
+        return not_modified_response(representation.tag)
+    return Response(
+        representation.body, media_type="application/json", headers={"ETag": representation.tag}
+    )
+
+
+async def hidden(
+    request: Request, principal: Principal, owners: list[uuid.UUID]
+) -> frozenset[uuid.UUID]:
+    """Those of ``owners`` whose profile the caller may not see (by every domain's rule)."""
+    viewer = principal.user_id
+    if principal.is_admin or principal.is_service or viewer is None:
+        return frozenset()
+    if all(owner == viewer for owner in owners):
+        return frozenset()
+    state = request.app.state
+    return await registry.hidden_from(state.db, state.cache, viewer) & set(owners)
 
 
 @router.put(
@@ -223,26 +232,17 @@ async def patch_profile(
     responses=problem_responses(401, 403, 412, 428),
 )
 async def delete_profile(
+    request: Request,
     user_id: UserId,
     uow: Writer,
     _: Annotated[Principal, Depends(OWNER_OR_ADMIN)],
     if_match: IfMatch = None,
 ) -> Response:
-    await service.delete_profile(uow.session, user_id, if_match=if_match)
+    store = request.app.state.presence
+
+    async def forget_presence(_: UnitOfWork) -> None:
+        await store.forget(user_id)
+
+    if await service.delete_profile(uow.session, user_id, if_match=if_match):
+        uow.after_commit(forget_presence)
     return Response(status_code=204)
-
-
-@router.put(
-    "/profiles/{user_id}/presence",
-    response_model=Profile,
-    summary="Set presence: status and last_seen (defaults to now)",
-    responses=problem_responses(401, 403, 404, 413, 415, 422),
-)
-async def put_presence(
-    user_id: UserId,
-    body: PresenceWrite,
-    uow: Writer,
-    principal: Annotated[Principal, Depends(OWNER_OR_ADMIN)],
-) -> Response:
-    change = await service.set_presence(uow.session, user_id, body)
-    return profile_response(change.profile, principal)

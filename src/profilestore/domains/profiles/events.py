@@ -6,6 +6,7 @@ Payloads carry the minimum: ids, changed field names and public values. Private 
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -54,14 +55,17 @@ def profile_deleted(session: AsyncSession, user_id: uuid.UUID) -> None:
     _emit(session, PROFILE_DELETED, user_id, {"user_id": str(user_id)})
 
 
-def presence_changed(session: AsyncSession, profile: dict[str, Any]) -> None:
+def presence_changed(
+    session: AsyncSession, user_id: uuid.UUID, status: str, last_seen: dt.datetime, devices: int
+) -> None:
+    """A status transition (a heartbeat that changes nothing emits nothing)."""
     data = {
-        "user_id": str(profile["user_id"]),
-        "status": profile["status"],
-        "last_seen": profile["last_seen"].isoformat().replace("+00:00", "Z"),
-        "version": profile["version"],
+        "user_id": str(user_id),
+        "status": status,
+        "last_seen": last_seen.isoformat().replace("+00:00", "Z"),
+        "devices": devices,
     }
-    _emit(session, PRESENCE_CHANGED, profile["user_id"], data)
+    _emit(session, PRESENCE_CHANGED, user_id, data)
 
 
 def address_event(session: AsyncSession, event_type: str, address: dict[str, Any]) -> None:

@@ -17,17 +17,14 @@ JsonDocument = JSON().with_variant(JSONB(), "postgresql")
 
 class Profile(Base):
     __tablename__ = "profiles"
-    __table_args__ = (
-        CheckConstraint("status IN ('online', 'offline', 'away', 'busy')", name="status"),
-    )
-
     user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     username: Mapped[str] = mapped_column(String(32), unique=True)
     display_name: Mapped[str | None] = mapped_column(String(64))
     bio: Mapped[str | None] = mapped_column(String(500))
     avatar_url: Mapped[str | None] = mapped_column(String(2048))
-    status: Mapped[str] = mapped_column(String(8), default="offline")
     last_seen: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    """Durable last presence, written behind (domains/profiles/presence.py): not part of the
+    profile's representation or version."""
     locale: Mapped[str | None] = mapped_column(String(35))
     timezone: Mapped[str | None] = mapped_column(String(64))
     preferences: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)

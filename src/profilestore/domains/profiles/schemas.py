@@ -61,7 +61,6 @@ class ProfileWrite(WriteModel):
     )
     bio: Annotated[str, TextRule(500, multiline=True)] | None = None
     avatar_url: AvatarUrl | None = None
-    status: Status = "offline"
     locale: Locale | None = None
     timezone: Timezone | None = None
     preferences: Preferences = Field(default_factory=dict)
@@ -80,13 +79,12 @@ class PublicProfile(BaseModel):
     display_name: str | None
     avatar_url: str | None
     bio: str | None
-    status: Status
 
 
 class Profile(PublicProfile):
-    """The whole profile, as the owner, admins and services see it."""
+    """The whole profile, as the owner, admins and services see it. Presence is not part of
+    it (``/v1/presence``): a heartbeat changes neither the profile nor its ETag."""
 
-    last_seen: dt.datetime | None
     locale: str | None
     timezone: str | None
     preferences: dict[str, Any]
@@ -107,12 +105,32 @@ class ProfileList(BaseModel):
 
 class Presence(BaseModel):
     user_id: uuid.UUID
-    status: Status
+    status: Status = Field(description="The highest of the user's live devices' statuses")
     last_seen: dt.datetime | None = Field(None, description="Only for the owner, admins, services")
+    devices: int | None = Field(
+        None, description="Devices heartbeating now (only for the owner, admins, services)"
+    )
+
+
+class PresenceList(BaseModel):
+    """Presence of the visible profiles among the ids asked, in that order."""
+
+    items: list[Presence]
+
+
+DeviceId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$"),
+    Field(description="The client device (1-64 of A-Za-z0-9._-); one status per device"),
+]
 
 
 class PresenceWrite(WriteModel):
+    """A heartbeat: send it more often than PROFILESTORE_PRESENCE_TTL_SECONDS, or the device
+    goes offline by itself. ``offline`` ends the device's presence at once."""
+
     status: Status
+    device_id: DeviceId = "default"
     last_seen: BoundedDatetime | None = Field(
         None, description="Defaults to now; a time in the future is refused"
     )

@@ -13,14 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from profilestore.domains.profiles import events
 from profilestore.domains.profiles.models import Address, Profile
-from profilestore.domains.profiles.schemas import ALL_FIELDS, PresenceWrite, ProfileWrite
+from profilestore.domains.profiles.schemas import ALL_FIELDS, ProfileWrite
 from profilestore.platform import registry
+from profilestore.platform.cache import mark_stale
 from profilestore.platform.conditional import (
     check_if_match,
     check_if_none_match_create,
 )
 from profilestore.platform.db import Database, utcnow
-from profilestore.platform.errors import ProblemError, invalid, not_found, validation_problem
+from profilestore.platform.errors import ProblemError, invalid, not_found
 from profilestore.platform.reads import PreparedRead
 from profilestore.platform.schemas import patched
 from profilestore.platform.uow import SETTINGS
@@ -28,8 +29,12 @@ from profilestore.settings import RESERVED_USERNAMES
 
 _COLUMNS = [Profile.__table__.c[name] for name in ALL_FIELDS]
 _WRITABLE = tuple(ProfileWrite.model_fields)
-PRESENCE_FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 Source = Database | AsyncSession
+
+
+def profile_key(user_id: uuid.UUID) -> str:
+    """The cache key of a profile's representations (``cached.py``)."""
+    return f"profiles:{user_id.hex}"
 
 
 @dataclass
@@ -152,44 +157,12 @@ async def delete_profile(
     check_if_match(session, if_match, current.version if current else None)
     if current is None:
         return False
+    mark_stale(session, profile_key(user_id))
     await registry.user_deleted(session, user_id)
     await session.execute(delete(Address).where(Address.user_id == user_id))
     await session.execute(delete(Profile).where(Profile.user_id == user_id))
     events.profile_deleted(session, user_id)
     return True
-
-
-async def set_presence(
-    session: AsyncSession, user_id: uuid.UUID, presence: PresenceWrite
-) -> ProfileChange:
-    current = await lock_profile(session, user_id)
-    if current is None:
-        raise not_found("profile")
-    now = utcnow()
-    last_seen = presence.last_seen or now
-    if last_seen.tzinfo is None:
-        raise _presence_error("last_seen needs a time zone offset")
-    if last_seen > now + PRESENCE_FUTURE_TOLERANCE:
-        raise _presence_error("last_seen is in the future")
-    last_seen = last_seen.astimezone(dt.UTC)
-    changed = [
-        name
-        for name, value in (("status", presence.status), ("last_seen", last_seen))
-        if getattr(current, name) != value
-    ]
-    current.status = presence.status
-    current.last_seen = last_seen
-    _touch(current, now)
-    await session.flush()
-    profile = _as_dict(current)
-    events.presence_changed(session, profile)
-    return ProfileChange(profile, changed=changed)
-
-
-def _presence_error(message: str) -> ProblemError:
-    return validation_problem(
-        [{"loc": ("body", "last_seen"), "msg": message, "type": "value_error"}]
-    )
 
 
 async def _create(session: AsyncSession, user_id: uuid.UUID, data: ProfileWrite) -> ProfileChange:
@@ -204,6 +177,7 @@ async def _create(session: AsyncSession, user_id: uuid.UUID, data: ProfileWrite)
         if _is_username_conflict(exc):
             raise _username_taken() from None
         raise _CreateRaceLost from None
+    mark_stale(session, profile_key(user_id))
     change = ProfileChange(_as_dict(profile), created=True, changed=list(_WRITABLE))
     events.profile_written(session, change.profile, created=True, changed=change.changed)
     return change
@@ -223,6 +197,7 @@ async def _update(session: AsyncSession, current: Profile, data: ProfileWrite) -
             setattr(current, name, columns[name])
         _touch(current, utcnow())
         await _flush(session)
+        mark_stale(session, profile_key(current.user_id))
     profile = _as_dict(current)
     events.profile_written(session, profile, created=False, changed=changed)
     return ProfileChange(profile, changed=changed)

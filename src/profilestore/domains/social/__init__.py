@@ -7,13 +7,14 @@ from profilestore.platform.registry import Domain
 
 
 def descriptor() -> Domain:
-    from profilestore.domains.social import api, service
+    from profilestore.domains.social import api, cached, presence_stream, service
 
     return Domain(
         name="social",
-        routers=(api.router,),
+        routers=(api.router, presence_stream.router),
         models=("profilestore.domains.social.models",),
         viewer_filter=service.not_blocked_by,
+        hidden_from=cached.blockers_of,
         user_deleted=service.user_deleted,
         example_bodies={
             "ContactWrite": {"nickname": "pwned", "is_favorite": True},

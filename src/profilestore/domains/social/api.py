@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from profilestore.domains.social import service
+from profilestore.domains.social import cached, service
 from profilestore.domains.social.schemas import (
     Block,
     BlockCheck,
@@ -24,7 +24,6 @@ from profilestore.platform.access import (
     OWNER_OR_ADMIN_PRIVATE,
 )
 from profilestore.platform.auth import Principal
-from profilestore.platform.cache import Cache, record
 from profilestore.platform.conditional import (
     content_tag,
     json_response,
@@ -32,7 +31,6 @@ from profilestore.platform.conditional import (
     not_modified_response,
 )
 from profilestore.platform.errors import not_found, problem_responses
-from profilestore.platform.jsonutil import dumps, loads
 from profilestore.platform.pagination import CURSOR_PATTERN
 from profilestore.platform.params import (
     MERGE_PATCH_OPENAPI,
@@ -184,7 +182,6 @@ async def put_block(
     block, created = await service.put_block(
         uow.session, user_id, blocked_user_id, body or BlockWrite()
     )
-    uow.invalidate(block_key(user_id, blocked_user_id))
     return json_response(block, status=201 if created else 200)
 
 
@@ -198,7 +195,6 @@ async def delete_block(
     user_id: uuid.UUID, blocked_user_id: uuid.UUID, uow: Writer, _: CanWrite
 ) -> Response:
     await service.delete_block(uow.session, user_id, blocked_user_id)
-    uow.invalidate(block_key(user_id, blocked_user_id))
     return Response(status_code=204)
 
 
@@ -225,22 +221,10 @@ async def check_block(
     request: Request,
     a: uuid.UUID,
     b: uuid.UUID,
-    session: Reader,
     _: Annotated[Principal, Depends(ADMIN_OR_SERVICE)],
 ) -> Response:
-    cache: Cache = request.app.state.cache
-    low, high = sorted((a, b))
-    key = block_key(low, high)
-    cached = await cache.get(key)
-    record(cache, cached is not None)
-    if cached is not None:
-        low_blocks_high, high_blocks_low = loads(cached)
-    else:
-        low_blocks_high, high_blocks_low = await service.check(session, low, high)
-        ttl = request.app.state.settings.cache_ttl_seconds
-        await cache.set(key, dumps([low_blocks_high, high_blocks_low]), ttl)
-    a_blocks_b = low_blocks_high if a == low else high_blocks_low
-    b_blocks_a = high_blocks_low if a == low else low_blocks_high
+    state = request.app.state
+    a_blocks_b, b_blocks_a = await cached.check(state.db, state.cache, a, b)
     body = {
         "a": a,
         "b": b,
@@ -249,8 +233,3 @@ async def check_block(
         "b_blocks_a": b_blocks_a,
     }
     return json_response(body)
-
-
-def block_key(a: uuid.UUID, b: uuid.UUID) -> str:
-    low, high = sorted((a, b))
-    return f"blocks:{low.hex}:{high.hex}"

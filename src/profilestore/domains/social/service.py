@@ -10,9 +10,10 @@ from sqlalchemy import ColumnElement, and_, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from profilestore.domains.profiles import public as profiles
-from profilestore.domains.social import events
+from profilestore.domains.social import cached, events
 from profilestore.domains.social.models import Block, Contact
 from profilestore.domains.social.schemas import BlockWrite, ContactWrite
+from profilestore.platform.cache import mark_stale
 from profilestore.platform.conditional import check_if_match_tag, content_tag, if_match_required
 from profilestore.platform.db import utcnow
 from profilestore.platform.errors import ProblemError, invalid, not_found
@@ -248,6 +249,7 @@ async def put_block(
         return _block_dict(block), False
     block = Block(user_id=owner, blocked_user_id=other, reason=data.reason, created_at=utcnow())
     session.add(block)
+    mark_stale(session, *cached.stale_keys(owner, other))
     await _remove_contact(session, owner, other)
     await session.flush()
     events.block_event(session, events.USER_BLOCKED, owner, other)
@@ -261,6 +263,7 @@ async def delete_block(session: AsyncSession, owner: uuid.UUID, other: uuid.UUID
     )
     removed = bool(getattr(result, "rowcount", 0))
     if removed:
+        mark_stale(session, *cached.stale_keys(owner, other))
         events.block_event(session, events.USER_UNBLOCKED, owner, other)
     return removed
 
@@ -286,10 +289,13 @@ async def user_deleted(session: AsyncSession, user_id: uuid.UUID) -> None:
     user's contact of them and block of them, each removal with its event (keyed by the
     owner of the removed row), in the deleting transaction."""
     await session.execute(delete(Contact).where(Contact.user_id == user_id))
-    await session.execute(delete(Block).where(Block.user_id == user_id))
+    own_blocks = delete(Block).where(Block.user_id == user_id).returning(Block.blocked_user_id)
+    for (blocked,) in await session.execute(own_blocks):
+        mark_stale(session, *cached.stale_keys(user_id, blocked))
     contacts = delete(Contact).where(Contact.contact_user_id == user_id)
     for (owner,) in await session.execute(contacts.returning(Contact.user_id)):
         events.contact_event(session, events.CONTACT_REMOVED, owner, user_id)
     blocked = delete(Block).where(Block.blocked_user_id == user_id)
     for (owner,) in await session.execute(blocked.returning(Block.user_id)):
+        mark_stale(session, *cached.stale_keys(owner, user_id))
         events.block_event(session, events.USER_UNBLOCKED, owner, user_id)

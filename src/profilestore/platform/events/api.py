@@ -105,6 +105,10 @@ async def stream(
     after: After = None,
     last_event_id: Annotated[str | None, Header()] = None,
     max_seconds: Annotated[float, Query(gt=0, le=3600, description="Close after this long")] = 300,
+    ticket: Annotated[
+        str | None,
+        Query(max_length=128, description="A single-use ticket (POST /v1/stream-tickets)"),
+    ] = None,
 ) -> StreamingResponse:
     cursor = _resume_cursor(last_event_id, after)
     db: Database = request.app.state.db

@@ -1,0 +1,206 @@
+"""Presence rules. A heartbeat touches the presence store only (Redis, or memory on the
+embedded default), never the profile row: the profile, its version and ETag stay as they are.
+The database gets ``last_seen`` written behind (at most once per
+``PROFILESTORE_PRESENCE_WRITE_EVERY_SECONDS`` per user, and on going offline) and a
+``PresenceChanged`` event on each status transition only, in the request's transaction. A
+device that stops heartbeating expires after ``PROFILESTORE_PRESENCE_TTL_SECONDS``; the
+sweeper (``sweep``) announces the users left with no device as offline."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from profilestore.domains.profiles import events
+from profilestore.domains.profiles.models import Profile
+from profilestore.domains.profiles.presence_store import (
+    MemoryPresence,
+    PresenceStore,
+    RedisPresence,
+)
+from profilestore.domains.profiles.schemas import PresenceWrite
+from profilestore.domains.profiles.transitions import TransitionHub
+from profilestore.platform.db import Database, utcnow
+from profilestore.platform.errors import validation_problem
+from profilestore.platform.uow import background_work
+
+log = structlog.get_logger("profilestore.presence")
+FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+
+
+def build_store(settings: Any) -> PresenceStore:
+    """Redis when configured (every replica sees every device); else this process's memory,
+    which only a single process may use (``serve`` refuses several workers without Redis)."""
+    if settings.redis_url:
+        return RedisPresence(
+            settings.redis_url, settings.cache_prefix, settings.redis_timeout_seconds
+        )
+    return MemoryPresence()
+
+
+def configure(app: Any) -> None:
+    settings = app.state.settings
+    app.state.presence = build_store(settings)
+    app.state.presence_transitions = TransitionHub(
+        settings.redis_url, settings.cache_prefix, settings.redis_timeout_seconds
+    )
+
+
+@asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[None]:
+    """The sweeper runs in every serving process; the store hands each expiry to one."""
+    stop = asyncio.Event()
+    settings = app.state.settings
+    state = app.state
+    task = asyncio.create_task(
+        sweep(
+            state.db,
+            state.presence,
+            state.presence_transitions,
+            settings.presence_sweep_seconds,
+            stop,
+        )
+    )
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+        await state.presence.close()
+        await state.presence_transitions.close()
+
+
+def epoch_ms(moment: dt.datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def from_epoch_ms(value: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC)
+
+
+async def heartbeat(
+    session: AsyncSession,
+    store: PresenceStore,
+    settings: Any,
+    user_id: uuid.UUID,
+    beat: PresenceWrite,
+) -> dict[str, Any]:
+    now = utcnow()
+    seen = _checked_last_seen(beat.last_seen, now)
+    outcome = await store.beat(
+        user_id,
+        beat.device_id,
+        beat.status,
+        now_ms=epoch_ms(now),
+        seen_ms=epoch_ms(seen),
+        ttl_ms=int(settings.presence_ttl_seconds * 1000),
+        write_every_ms=int(settings.presence_write_every_seconds * 1000),
+    )
+    if outcome.write_due:
+        await write_last_seen(session, user_id, seen)
+    if outcome.new != outcome.old:
+        events.presence_changed(session, user_id, outcome.new, seen, outcome.devices)
+    answer = {"user_id": user_id, "status": outcome.new, "last_seen": seen}
+    return answer | {"devices": outcome.devices, "changed": outcome.new != outcome.old}
+
+
+def _checked_last_seen(value: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+    if value is None:
+        return now
+    if value.tzinfo is None:
+        raise _last_seen_problem("last_seen needs a time zone offset")
+    if value > now + FUTURE_TOLERANCE:
+        raise _last_seen_problem("last_seen is in the future")
+    return min(value.astimezone(dt.UTC), now)
+
+
+def _last_seen_problem(message: str) -> Exception:
+    return validation_problem(
+        [{"loc": ("body", "last_seen"), "msg": message, "type": "value_error"}]
+    )
+
+
+async def write_last_seen(session: AsyncSession, user_id: uuid.UUID, seen: dt.datetime) -> bool:
+    """The durable last_seen, without touching the profile's version; False: no profile."""
+    statement = (
+        update(Profile)
+        .where(Profile.user_id == user_id)
+        .where((Profile.last_seen.is_(None)) | (Profile.last_seen < seen))
+        .values(last_seen=seen)
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(statement)
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def states(
+    store: PresenceStore, durable: dict[uuid.UUID, dt.datetime | None], user_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Presence of ``user_ids``: live state where there is one, else offline with the durable
+    last_seen (``durable``: from the profiles)."""
+    live = await store.states(user_ids, epoch_ms(utcnow()))
+    found = {}
+    for user_id in user_ids:
+        state = live.get(user_id)
+        last_seen = durable.get(user_id)
+        if state is not None and state.last_seen_ms is not None:
+            live_seen = from_epoch_ms(state.last_seen_ms)
+            last_seen = max(last_seen, live_seen) if last_seen else live_seen
+        found[user_id] = {
+            "user_id": user_id,
+            "status": state.status if state is not None else "offline",
+            "last_seen": last_seen,
+            "devices": state.devices if state is not None else 0,
+        }
+    return found
+
+
+async def sweep_once(
+    db: Database, store: PresenceStore, hub: TransitionHub | None = None, limit: int = 500
+) -> int:
+    """Announce the users whose last device expired as offline (with their last_seen)."""
+    gone = await store.expire(epoch_ms(utcnow()), limit)
+    if not gone:
+        return 0
+    async with background_work(db) as session:
+        for user_id, seen_ms in gone:
+            seen = from_epoch_ms(seen_ms)
+            if await write_last_seen(session, user_id, seen) or await _exists(session, user_id):
+                events.presence_changed(session, user_id, "offline", seen, 0)
+    if hub is not None:
+        for user_id, _ in gone:
+            await hub.publish(user_id, "offline")
+    return len(gone)
+
+
+async def _exists(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    return await session.get(Profile, user_id) is not None
+
+
+async def sweep(
+    db: Database,
+    store: PresenceStore,
+    hub: TransitionHub,
+    every_seconds: float,
+    stop: asyncio.Event,
+) -> None:
+    """The sweeper loop run by every serving process (the store hands each expiry to one)."""
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            await sweep_once(db, store, hub)
+        except Exception as exc:  # a dependency fault: the expiries wait for the next round
+            log.warning("presence_sweep_failed", error=type(exc).__name__)
+        remaining = every_seconds - (time.monotonic() - started)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=max(remaining, 0.01))

@@ -1,0 +1,121 @@
+"""REST routes of presence: heartbeats per device, one user's presence, many users' at once."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import bindparam, select
+from starlette.responses import Response
+
+from profilestore.domains.profiles import cached, presence
+from profilestore.domains.profiles.api import hidden, sees_everything
+from profilestore.domains.profiles.models import Profile
+from profilestore.domains.profiles.schemas import Presence, PresenceList, PresenceWrite
+from profilestore.platform.access import OWNER_OR_ADMIN, SIGNED_IN
+from profilestore.platform.auth import Principal
+from profilestore.platform.conditional import json_response
+from profilestore.platform.errors import invalid, not_found, problem_responses
+from profilestore.platform.params import UserId, Writer
+from profilestore.platform.reads import PreparedRead
+from profilestore.platform.uow import UnitOfWork, UnitOfWorkRoute
+
+router = APIRouter(prefix="/v1", tags=["presence"], route_class=UnitOfWorkRoute)
+MAX_IDS = 500
+_LAST_SEEN = PreparedRead(
+    select(Profile.user_id, Profile.last_seen).where(
+        Profile.user_id.in_(bindparam("user_ids", expanding=True))
+    )
+)
+
+
+@router.put(
+    "/profiles/{user_id}/presence",
+    response_model=Presence,
+    summary="Heartbeat of one device: its status, kept for PROFILESTORE_PRESENCE_TTL_SECONDS",
+    responses=problem_responses(401, 403, 404, 413, 415, 422, 503),
+)
+async def put_presence(
+    request: Request,
+    user_id: UserId,
+    body: PresenceWrite,
+    uow: Writer,
+    _: Annotated[Principal, Depends(OWNER_OR_ADMIN)],
+) -> Response:
+    state = request.app.state
+    entry, _hit = await cached.read_profile(state.db, state.cache, user_id)
+    if entry is None:
+        raise not_found("profile")
+    answer = await presence.heartbeat(uow.session, state.presence, state.settings, user_id, body)
+    if answer.pop("changed"):
+        hub = state.presence_transitions
+        status = answer["status"]
+
+        async def announce(_: UnitOfWork) -> None:
+            await hub.publish(user_id, status)
+
+        uow.after_commit(announce)
+    return json_response(answer)
+
+
+@router.get(
+    "/profiles/{user_id}/presence",
+    response_model=Presence,
+    summary="A user's presence (last_seen and devices only for the owner, admins and services)",
+    responses=problem_responses(401, 404, 422, 503),
+)
+async def get_presence(
+    request: Request, user_id: UserId, principal: Annotated[Principal, Depends(SIGNED_IN)]
+) -> Response:
+    items = await presence_of(request, principal, [user_id])
+    if not items:
+        raise not_found("profile")
+    return json_response(items[0])
+
+
+@router.get(
+    "/presence",
+    response_model=PresenceList,
+    summary=f"Presence of many users at once (up to {MAX_IDS}, e.g. a chat list)",
+    responses=problem_responses(401, 422, 503),
+)
+async def list_presence(
+    request: Request,
+    principal: Annotated[Principal, Depends(SIGNED_IN)],
+    ids: Annotated[str, Query(description=f"Comma-separated user ids (at most {MAX_IDS})")],
+) -> Response:
+    user_ids = _parse_ids(ids)
+    return json_response({"items": await presence_of(request, principal, user_ids)})
+
+
+def _parse_ids(raw: str) -> list[uuid.UUID]:
+    parts = [part.strip() for part in raw.split(",") if part.strip()]
+    if not parts:
+        raise invalid("query.ids", "give at least one id")
+    if len(parts) > MAX_IDS:
+        raise invalid("query.ids", f"at most {MAX_IDS} ids per request")
+    try:
+        return list(dict.fromkeys(uuid.UUID(part) for part in parts))
+    except ValueError:
+        raise invalid("query.ids", "every id must be a UUID") from None
+
+
+async def presence_of(
+    request: Request, principal: Principal, user_ids: list[uuid.UUID]
+) -> list[dict[str, Any]]:
+    """Presence of the users among ``user_ids`` who have a profile the caller may see."""
+    state = request.app.state
+    entries = await cached.read_profiles(state.db, state.cache, user_ids)
+    hide = await hidden(request, principal, list(entries))
+    visible = [user_id for user_id in user_ids if user_id in entries and user_id not in hide]
+    rows = await _LAST_SEEN.all(state.db, user_ids=visible) if visible else []
+    durable = {row["user_id"]: row["last_seen"] for row in rows}
+    found = await presence.states(state.presence, durable, visible)
+    items = []
+    for user_id in visible:
+        item = found[user_id]
+        if not sees_everything(principal, user_id):
+            item = {"user_id": user_id, "status": item["status"]}
+        items.append(item)
+    return items
