@@ -1361,13 +1361,16 @@ def run_benchmark(
 
     profile = None
     if args.py_spy:
-        print(f"\nsampling {PROFILESTORE} with py-spy under load...")
-        ours = next(s for s in servers if s.name == PROFILESTORE)
+        print(f"\nsampling {PROFILESTORE_CACHED} with py-spy under load...")
+        cached = next(s for s in servers if s.name == PROFILESTORE_CACHED)
         profile = profile_with_py_spy(
-            args.py_spy, wrk, ours, scripts[PROFILESTORE], args, f"profiles_read-{stamp}"
+            args.py_spy, wrk, cached, scripts[cached.name], args, f"profiles_read-{stamp}"
         )
         print(f"  collapsed stacks: {profile['collapsed_stacks']}")
-        for entry in profile["top_inclusive"][:20]:
+        for entry in profile["top_inclusive"][:25]:
+            print(f"  {entry['percent_of_busy']:5.1f}%  {entry['frame']}")
+        print("  self:")
+        for entry in profile["top_self"][:15]:
             print(f"  {entry['percent_of_busy']:5.1f}%  {entry['frame']}")
 
     RESULTS_DIR.mkdir(exist_ok=True)

@@ -25,11 +25,12 @@ from profilestore.platform.events import api as events_api
 from profilestore.platform.events.metrics import BacklogGauges
 from profilestore.platform.events.outbox import EventOptions
 from profilestore.platform.events.relay import Relay, build_publisher, relay_config
+from profilestore.platform.fastpath import FastReads
 from profilestore.platform.http import API_PREFIX, RequestPipeline
 from profilestore.platform.invalidation import InvalidationListener
 from profilestore.platform.limits import RateLimits
 from profilestore.platform.observability import configure_logging, health_router
-from profilestore.platform.registry import install
+from profilestore.platform.registry import fast_reads, install
 from profilestore.platform.routing import refuse_unknown_query_parameters
 from profilestore.platform.tickets import StreamTickets
 from profilestore.platform.uow import unit_of_work
@@ -102,6 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_auth_header_bytes=settings.max_auth_header_bytes,
         rate_limits=app.state.rate_limits,
         tickets=app.state.stream_tickets,
+        fast_reads=FastReads(fast_reads()) if settings.fast_reads_enabled else None,
+        state=app.state,
     )
     if settings.cors_origins:
         add_cors(app, settings.cors_origins)

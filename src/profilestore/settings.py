@@ -111,8 +111,13 @@ class Settings(BaseSettings):
     cache_enabled: bool = Field(
         True, description="false: every read goes to the database (to measure or debug)."
     )
+    fast_reads_enabled: bool = Field(
+        True,
+        description="Answer the hottest reads from the near cache before the framework's "
+        "routing (same answers; false: every request goes through the routes).",
+    )
     cache_near_ttl_seconds: float = Field(
-        10.0,
+        60.0,
         ge=0,
         le=3600,
         description="How long each process keeps a read in its near cache when Redis is "

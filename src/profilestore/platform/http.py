@@ -13,11 +13,13 @@ import structlog
 from prometheus_client import Histogram
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from profilestore.platform.access import unauthorized
 from profilestore.platform.auth import AuthUnavailable, InvalidToken, TokenVerifier
 from profilestore.platform.errors import ProblemError, internal_error, problem_response
+from profilestore.platform.fastpath import FastReads
 from profilestore.platform.limits import STATE_KEY as LIMIT_STATE
 from profilestore.platform.limits import Decision, RateLimits
 from profilestore.platform.tickets import TICKET_PARAMETER, StreamTickets
@@ -28,6 +30,8 @@ _BODY_METHODS = {"POST", "PUT", "PATCH"}
 API_PREFIX = "/v1/"
 
 access_log = structlog.get_logger("profilestore.access")
+ROUTE_TEMPLATE = "route_template"
+"""Key in the request state: the route a fast read answered for (no framework route ran)."""
 CACHE_RESULT = "cache_result"
 """Key in the request state: a cached read sets it to ``hit`` or ``miss``."""
 REQUEST_SECONDS = Histogram(
@@ -48,10 +52,14 @@ class RequestPipeline:
         max_auth_header_bytes: int = 8192,
         rate_limits: RateLimits | None = None,
         tickets: StreamTickets | None = None,
+        fast_reads: FastReads | None = None,
+        state: Any = None,
     ) -> None:
         self.app = app
         self.verifier = verifier
         self.tickets = tickets
+        self.fast_reads = fast_reads if fast_reads else None
+        self.app_state = state
         self.rate_limits = rate_limits if rate_limits is not None and rate_limits.enabled else None
         self.max_body_bytes = max_body_bytes
         self.max_auth_header_bytes = max_auth_header_bytes
@@ -83,6 +91,8 @@ class RequestPipeline:
             problem = await self._admit(scope, headers, state)
             if problem is not None:
                 await problem_response(Request(scope), problem)(scope, receive, send_with_id)
+            elif (fast := await self._fast(scope, headers, state)) is not None:
+                await fast(scope, receive, send_with_id)
             else:
                 await self.app(scope, self._limited(receive), send_with_id)
         except Exception:
@@ -128,6 +138,21 @@ class RequestPipeline:
         decision = await self.rate_limits.hit(policy, identity)
         state[LIMIT_STATE] = decision
         return None if decision.allowed else decision.problem()
+
+    async def _fast(
+        self, scope: Scope, headers: dict[bytes, bytes], state: dict[str, Any]
+    ) -> Response | None:
+        """The answer of a fast read (``platform.fastpath``), if one serves this request."""
+        if self.fast_reads is None or "principal" not in state:
+            return None
+        found = self.fast_reads.match(scope)
+        if found is None:
+            return None
+        read, params = found
+        response = await read.handler(self.app_state, state, state["principal"], params, headers)
+        if response is not None:
+            state[ROUTE_TEMPLATE] = read.route_path
+        return response
 
     async def _redeem_ticket(self, scope: Scope, state: dict[str, Any]) -> ProblemError | None:
         """A stream request (GET .../stream) may stand on a single-use ticket instead of a
@@ -190,7 +215,7 @@ class RequestPipeline:
         route = scope.get("route")
         principal = state.get("principal")
         elapsed = time.perf_counter() - started
-        route_path = getattr(route, "path", None)
+        route_path = getattr(route, "path", None) or state.get(ROUTE_TEMPLATE)
         REQUEST_SECONDS.labels(
             scope["method"], route_path or "unmatched", str(status), state.get(CACHE_RESULT, "none")
         ).observe(elapsed)

@@ -17,6 +17,8 @@ from fastapi import APIRouter
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from profilestore.platform.fastpath import FastRead
+
 ViewerFilter = Callable[[Any, Any], ColumnElement[bool]]
 """``(owner column, viewer)`` → a condition that is true where the viewer may see the owner's
 rows (e.g. the social domain: the owner does not block the viewer)."""
@@ -45,6 +47,7 @@ class Domain:
     viewer_filter: ViewerFilter | None = None
     hidden_from: HiddenFrom | None = None
     user_deleted: UserDeleted | None = None
+    fast_reads: tuple[FastRead, ...] = ()
     configure: Configure | None = None
     lifespan: Lifespan | None = None
     example_bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -74,6 +77,10 @@ async def hidden_from(db: Any, cache: Any, viewer: uuid.UUID) -> frozenset[uuid.
         if domain.hidden_from is not None:
             hidden |= await domain.hidden_from(db, cache, viewer)
     return hidden
+
+
+def fast_reads() -> tuple[FastRead, ...]:
+    return tuple(read for domain in _installed for read in domain.fast_reads)
 
 
 async def user_deleted(session: AsyncSession, user_id: uuid.UUID) -> None:

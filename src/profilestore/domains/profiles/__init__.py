@@ -6,11 +6,12 @@ from profilestore.platform.registry import Domain
 
 
 def descriptor() -> Domain:
-    from profilestore.domains.profiles import address_api, api, presence, presence_api
+    from profilestore.domains.profiles import address_api, api, fast, presence, presence_api
 
     return Domain(
         name="profiles",
         routers=(api.router, presence_api.router, address_api.router),
+        fast_reads=fast.FAST_READS,
         configure=presence.configure,
         lifespan=presence.lifespan,
         models=("profilestore.domains.profiles.models",),

@@ -46,6 +46,10 @@ async def blockers_of(db: Database, cache: Cache, viewer: uuid.UUID) -> frozense
         return b"".join(row["user_id"].bytes for row in rows)
 
     value, _ = await cache.read(blockers_key(viewer), load)
+    return _users(value or b"")
+
+
+def _users(value: bytes) -> frozenset[uuid.UUID]:
     if not value:
         return frozenset()
     return frozenset(uuid.UUID(bytes=value[i : i + 16]) for i in range(0, len(value), 16))
