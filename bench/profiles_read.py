@@ -227,6 +227,7 @@ def start_profilestore(
     pool_size: int,
     *,
     cached: bool = False,
+    gc_freeze: bool = True,
 ) -> Server:
     """profilestore on the benchmark's database. Several workers need Redis (presence and
     cache invalidations); ``cached=False`` turns the read cache off (the uncached read)."""
@@ -245,6 +246,7 @@ def start_profilestore(
         "PROFILESTORE_REDIS_URL": REDIS_URL,
         "PROFILESTORE_CACHE_PREFIX": f"psbench:{uuid.uuid4().hex}:",
         "PROFILESTORE_CACHE_ENABLED": "true" if cached else "false",
+        "PROFILESTORE_GC_FREEZE": "true" if gc_freeze else "false",
     }
     command = [
         str(BIN / "profilestore"),
@@ -463,6 +465,38 @@ def fetch(server: Server, user_id: uuid.UUID | str, token: str) -> tuple[int, An
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, error.read()
+
+
+def gc_pauses(server: Server) -> dict[str, dict[str, float]]:
+    """The garbage-collector pauses one worker of ``server`` recorded (its /metrics), by
+    generation: count, total seconds, and how many took over 10 ms and over 50 ms."""
+    with urllib.request.urlopen(f"{server.base}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    found: dict[str, dict[str, float]] = defaultdict(dict)
+    pattern = re.compile(
+        r'^profilestore_gc_pause_seconds_(count|sum|bucket)\{(?:generation="(\d)")?,?'
+        r'(?:generation="(\d)",)?(?:le="([^"]+)")?\} (\S+)$'
+    )
+    for line in text.splitlines():
+        match = pattern.match(line)
+        if match is None:
+            continue
+        kind, first, second, bound, value = match.groups()
+        generation = first or second
+        if kind == "bucket":
+            found[generation][f"le {bound}"] = float(value)
+        else:
+            found[generation][kind] = float(value)
+    summary = {}
+    for generation, values in sorted(found.items()):
+        count = values.get("count", 0.0)
+        summary[generation] = {
+            "count": count,
+            "seconds": round(values.get("sum", 0.0), 3),
+            "over_10ms": count - values.get("le 0.01", count),
+            "over_50ms": count - values.get("le 0.05", count),
+        }
+    return summary
 
 
 def sanity_check(servers: list[Server], user_id: uuid.UUID, token: str) -> None:
@@ -1123,6 +1157,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--py-spy-rate", type=int, default=250, help="py-spy samples/s (250)")
     parser.add_argument(
+        "--gc-freeze",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="PROFILESTORE_GC_FREEZE for the profilestore targets (default on)",
+    )
+    parser.add_argument(
         "--postgraphile",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -1263,15 +1303,20 @@ def run_benchmark(
     targets = 3 + bool(args.info) + (postgraphile is not None)
     pool = asyncio.run(pool_size_per_worker(dsn, targets, args.workers, args.connections))
     servers.append(start_peer(dsn, args.workers, workdir, pool))
-    servers.append(start_profilestore(PROFILESTORE, url, args.workers, "WARNING", workdir, pool))
+    common = {"gc_freeze": args.gc_freeze}
+    servers.append(
+        start_profilestore(PROFILESTORE, url, args.workers, "WARNING", workdir, pool, **common)
+    )
     servers.append(
         start_profilestore(
-            PROFILESTORE_CACHED, url, args.workers, "WARNING", workdir, pool, cached=True
+            PROFILESTORE_CACHED, url, args.workers, "WARNING", workdir, pool, cached=True, **common
         )
     )
     if args.info:
         servers.append(
-            start_profilestore(PROFILESTORE_INFO, url, args.workers, "INFO", workdir, pool)
+            start_profilestore(
+                PROFILESTORE_INFO, url, args.workers, "INFO", workdir, pool, **common
+            )
         )
     if postgraphile is not None:
         servers.append(start_postgraphile(postgraphile, dsn, args.workers, workdir, pool))
@@ -1307,6 +1352,9 @@ def run_benchmark(
                 f"  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms"
                 f"  cpu {result.cpu_us_per_request:5.0f} us/req{flag}"
             )
+    for server in servers:
+        if server.name.startswith(PROFILESTORE):
+            print(f"  gc pauses, one worker of {server.name}: {gc_pauses(server)}")
     summary = summarize(results, [s.name for s in servers])
     ratio = ratios(summary)
     print()

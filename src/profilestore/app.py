@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 
 from profilestore import __version__
 from profilestore.domains.registry import DOMAINS
-from profilestore.platform import idempotency, tickets
+from profilestore.platform import gcpauses, idempotency, tickets
 from profilestore.platform.access import Access
 from profilestore.platform.auth import build_verifier
 from profilestore.platform.cache import build_cache
@@ -48,6 +48,7 @@ Every `/v1` route needs `Authorization: Bearer <JWT>`; each states who may call 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level)
+    gcpauses.measure_pauses()
     verifier = build_verifier(settings)
     db = Database(settings)
 
@@ -59,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for domain in DOMAINS:
                 if domain.lifespan is not None:
                     await stack.enter_async_context(domain.lifespan(application))
+            if settings.gc_freeze:
+                gcpauses.freeze()
             yield
         await application.state.cache.close()
         await application.state.stream_tickets.close()

@@ -194,6 +194,11 @@ class Settings(BaseSettings):
     batch_max_ids: int = Field(100, ge=1, le=1000)
     max_addresses_per_user: int = Field(50, ge=1, le=1000)
     log_level: str = "INFO"
+    gc_freeze: bool = Field(
+        True,
+        description="Once started, exempt the objects alive then from garbage collection "
+        "(shorter full collections: the tail latency; see bench/README.md).",
+    )
 
     @field_validator("jwt_algorithms", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ it executes inside that session's transaction, so a write can reuse the same rea
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ import asyncpg
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.util import greenlet_spawn
 
@@ -166,6 +168,20 @@ async def _run_once(
     """Borrow a pooled connection, run on its asyncpg driver, give it back. The adapter never
     starts a transaction here, so returning it needs no rollback (no round trip)."""
     arguments = query.arguments(values)
+    try:
+        async with asyncio.timeout(db.timeout_seconds):
+            await db.read_slots.acquire()
+    except TimeoutError:
+        raise PoolTimeout("no database connection became free in time") from None
+    try:
+        return await _borrow_and_run(db, query, arguments, first_only)
+    finally:
+        db.read_slots.release()
+
+
+async def _borrow_and_run(
+    db: Database, query: _DriverQuery, arguments: list[Any], first_only: bool
+) -> list[dict[str, Any]]:
     pooled = await db.read_engine.raw_connection()
     driver: Any = pooled.driver_connection
     try:
