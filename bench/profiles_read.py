@@ -58,6 +58,7 @@ PEER = "bare"
 PROFILESTORE = "profilestore"
 PROFILESTORE_INFO = "profilestore-info"
 PROFILESTORE_CACHED = "profilestore-cached"
+PROFILESTORE_GRANIAN = "profilestore-cached-granian"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 CACHED_TARGET_CPU_US = 150
 POSTGRAPHILE = "postgraphile"
@@ -228,6 +229,7 @@ def start_profilestore(
     *,
     cached: bool = False,
     gc_freeze: bool = True,
+    granian: bool = False,
 ) -> Server:
     """profilestore on the benchmark's database. Several workers need Redis (presence and
     cache invalidations); ``cached=False`` turns the read cache off (the uncached read)."""
@@ -247,7 +249,28 @@ def start_profilestore(
         "PROFILESTORE_CACHE_PREFIX": f"psbench:{uuid.uuid4().hex}:",
         "PROFILESTORE_CACHE_ENABLED": "true" if cached else "false",
         "PROFILESTORE_GC_FREEZE": "true" if gc_freeze else "false",
+        "PROFILESTORE_SERVE_WORKERS": str(workers),
     }
+    if granian:
+        command = [
+            str(BIN / "granian"),
+            "--interface",
+            "asgi",
+            "--factory",
+            "--loop",
+            "uvloop",
+            "--no-ws",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "profilestore.app:create_app",
+        ]
+        return _spawn(name, command, env, port, "/v1/profiles/", workdir)
     command = [
         str(BIN / "profilestore"),
         "serve",
@@ -1157,6 +1180,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--py-spy-rate", type=int, default=250, help="py-spy samples/s (250)")
     parser.add_argument(
+        "--granian",
+        action="store_true",
+        help="also run the cached read under granian (pip install granian) instead of uvicorn",
+    )
+    parser.add_argument(
         "--gc-freeze",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -1197,6 +1225,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.rounds = args.rounds or (2 if quick else 3)
     args.info = (not quick) if args.info is None else args.info
     args.open_loop_duration = args.open_loop_duration or (5.0 if quick else 30.0)
+    if args.granian and not (BIN / "granian").exists():
+        parser.error("--granian needs granian in the venv: .venv/bin/pip install granian")
     if args.open_loop is not None and args.open_loop <= 0:
         parser.error("--open-loop RATE must be positive")
     args.ids = min(args.ids, args.rows)
@@ -1300,7 +1330,7 @@ def run_benchmark(
     workdir: Path,
     servers: list[Server],
 ) -> int:
-    targets = 3 + bool(args.info) + (postgraphile is not None)
+    targets = 3 + bool(args.info) + bool(args.granian) + (postgraphile is not None)
     pool = asyncio.run(pool_size_per_worker(dsn, targets, args.workers, args.connections))
     servers.append(start_peer(dsn, args.workers, workdir, pool))
     common = {"gc_freeze": args.gc_freeze}
@@ -1312,6 +1342,20 @@ def run_benchmark(
             PROFILESTORE_CACHED, url, args.workers, "WARNING", workdir, pool, cached=True, **common
         )
     )
+    if args.granian:
+        servers.append(
+            start_profilestore(
+                PROFILESTORE_GRANIAN,
+                url,
+                args.workers,
+                "WARNING",
+                workdir,
+                pool,
+                cached=True,
+                granian=True,
+                **common,
+            )
+        )
     if args.info:
         servers.append(
             start_profilestore(
