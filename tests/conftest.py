@@ -6,11 +6,13 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from fastapi import FastAPI
 from sqlalchemy import text
 
@@ -20,7 +22,7 @@ from profilestore.migrations.runner import target_metadata
 from profilestore.platform.db import Database
 from profilestore.settings import Settings
 from tests.serving import free_port
-from tests.support import TEST_SECRET, postgres_database
+from tests.support import TEST_SECRET, postgres_database, skip_or_fail
 
 
 @pytest.fixture(scope="session")
@@ -122,3 +124,22 @@ def redis_server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]
             os.kill(server.pid, signal.SIGCONT)
             server.kill()
         server.wait()
+
+
+SHARED_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A unique key prefix on the shared Redis (its keys deleted afterwards)."""
+    prefix = f"pstest:{uuid.uuid4().hex}:"
+    client = redis.Redis.from_url(SHARED_REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError:
+        skip_or_fail("Redis is not reachable")
+    yield prefix
+    keys = list(client.scan_iter(match=prefix + "*"))
+    if keys:
+        client.delete(*keys)
+    client.close()

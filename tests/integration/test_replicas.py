@@ -19,7 +19,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
 from tests.serving import BIN, free_port, postgres_env, wait_until_up
 from tests.support import SERVICE, bearer, postgres_database, skip_or_fail
@@ -122,21 +121,6 @@ def nginx(bases: list[str], workdir: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    prefix = f"pstest:{uuid.uuid4().hex}:"
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.RedisError:
-        skip_or_fail("Redis is not reachable")
-    yield prefix
-    keys = list(client.scan_iter(match=prefix + "*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 class Checker:

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
 from profilestore.platform.cache import build_cache
 from profilestore.settings import Settings
 from tests.serving import BIN, running_server, service_env
-from tests.support import SERVICE, TEST_SECRET, bearer, skip_or_fail
+from tests.support import SERVICE, TEST_SECRET, bearer
 
 CHECKS = 20
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -44,21 +43,6 @@ def test_serve_refuses_several_workers_without_redis(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "PROFILESTORE_REDIS_URL" in done.stderr
-
-
-@pytest.fixture
-def redis_prefix() -> object:
-    prefix = f"pstest:{uuid.uuid4().hex}:"
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.RedisError:
-        skip_or_fail("Redis is not reachable")
-    yield prefix
-    keys = list(client.scan_iter(match=prefix + "*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 @pytest.mark.slow

@@ -142,7 +142,7 @@ class RateLimits:
             else:
                 self.breaker.success()
                 return decision
-        return await self._hit(self._memory, item, policy, identity)
+        return await self._take_slice(self._memory, item, policy, identity, leased=False)
 
     def _from_lease(self, policy: str, identity: str, item: RateLimitItem) -> Decision | None:
         lease = self._leases.get((policy, identity))
@@ -171,9 +171,11 @@ class RateLimits:
         item: RateLimitItem,
         policy: str,
         identity: str,
+        *,
+        leased: bool = True,
     ) -> Decision:
-        """Count this request and take the next ones' slice from the shared counter."""
-        size = self._next_slice(policy, identity, item)
+        """Count this request and, ``leased``, take the next ones' slice from the counter."""
+        size = self._next_slice(policy, identity, item) if leased else 1
         allowed = size > 1 and await limiter.hit(item, identity, cost=size)
         if not allowed:
             size = 1
@@ -181,7 +183,7 @@ class RateLimits:
         stats = await limiter.get_window_stats(item, identity)
         reset = max(0, math.ceil(stats.reset_time - time.time()))
         remaining = max(0, stats.remaining + size - 1)  # the slice's rest is not spent yet
-        if size > 1 or not allowed or size < max(1, item.amount // LEASE_SHARE):
+        if leased and (size > 1 or not allowed or size < max(1, item.amount // LEASE_SHARE)):
             if len(self._leases) >= MAX_LEASES:
                 self._leases.clear()
             lease = _Lease(size, size - 1, time.monotonic() + LEASE_SECONDS, remaining, reset)
@@ -190,20 +192,6 @@ class RateLimits:
         if not allowed:
             REFUSED.labels(policy).inc()
         return Decision(allowed, policy, item.amount, remaining, reset)
-
-    async def _hit(
-        self,
-        limiter: SlidingWindowCounterRateLimiter,
-        item: RateLimitItem,
-        policy: str,
-        identity: str,
-    ) -> Decision:
-        allowed = await limiter.hit(item, identity)
-        stats = await limiter.get_window_stats(item, identity)
-        reset = max(0, math.ceil(stats.reset_time - time.time()))
-        if not allowed:
-            REFUSED.labels(policy).inc()
-        return Decision(allowed, policy, item.amount, max(0, stats.remaining), reset)
 
 
 STATE_KEY = "rate_limit"
