@@ -216,8 +216,8 @@ class RequestPipeline:
         principal = state.get("principal")
         elapsed = time.perf_counter() - started
         route_path = getattr(route, "path", None) or state.get(ROUTE_TEMPLATE)
-        REQUEST_SECONDS.labels(
-            scope["method"], route_path or "unmatched", str(status), state.get(CACHE_RESULT, "none")
+        _latency(
+            scope["method"], route_path or "unmatched", status, state.get(CACHE_RESULT, "none")
         ).observe(elapsed)
         access_log.info(
             "request",
@@ -228,6 +228,19 @@ class RequestPipeline:
             duration_ms=round(elapsed * 1000, 2),
             user=principal.subject if principal is not None else None,
         )
+
+
+_latency_children: dict[tuple[str, str, int, str], Any] = {}
+
+
+def _latency(method: str, route: str, status: int, cache: str) -> Any:
+    """The histogram child of these labels (``labels()`` costs a lock and a tuple per call)."""
+    key = (method, route, status, cache)
+    child = _latency_children.get(key)
+    if child is None:
+        child = REQUEST_SECONDS.labels(method, route, str(status), cache)
+        _latency_children[key] = child
+    return child
 
 
 def _client_ip(scope: Scope) -> str:
