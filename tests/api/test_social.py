@@ -351,3 +351,9 @@ async def test_block_write_fails_cleanly_when_redis_is_down(
     blocks = (await client.get(f"/v1/profiles/{a}/blocks", headers=bearer(a))).json()
     assert blocks["items"] == []  # nothing changed
     assert (await check(client, a, b))["blocked"] is False  # reads degrade to the database
+    patch = await client.patch(
+        f"/v1/profiles/{a}", json={"bio": "not while Redis is down"}, headers=bearer(a)
+    )
+    assert patch.status_code == 503  # its cached reads could not be dropped
+    profile = await client.get(f"/v1/profiles/{a}", headers=bearer(a))
+    assert profile.status_code == 200 and profile.json()["bio"] != "not while Redis is down"
