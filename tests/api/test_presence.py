@@ -175,3 +175,49 @@ async def test_deleting_a_profile_forgets_its_presence(
     await beat(client, user, "online")
     assert (await client.delete(f"/v1/profiles/{user}", headers=bearer(user))).status_code == 204
     assert await app.state.presence.states([user], 0) == {}
+
+
+async def test_a_transition_whose_transaction_fails_is_announced_again(
+    client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store announced `online`, then the transaction failed: the store takes it back,
+    and the next heartbeat announces the transition (nothing is lost)."""
+    user = uuid.uuid4()
+    await create(client, user)
+    real = presence.write_last_seen
+
+    async def failing(*args: Any) -> bool:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(presence, "write_last_seen", failing)
+    assert (await beat(client, user, "online")).status_code >= 500
+    assert await presence_events(app, user) == []
+    monkeypatch.setattr(presence, "write_last_seen", real)
+    assert (await beat(client, user, "online")).json()["status"] == "online"
+    assert [event["status"] for event in await presence_events(app, user)] == ["online"]
+
+
+async def test_offline_events_that_fail_to_commit_are_swept_again(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quick = settings.model_copy(update={"presence_ttl_seconds": 1.0})
+    async with client_for(quick) as client:
+        app: FastAPI = client._transport.app  # type: ignore[attr-defined]
+        user = uuid.uuid4()
+        await create(client, user)
+        await beat(client, user, "busy")
+        await asyncio.sleep(1.1)
+        real = presence.background_work
+
+        def failing(db: Any) -> Any:
+            raise RuntimeError("the database went away")
+
+        monkeypatch.setattr(presence, "background_work", failing)
+        with pytest.raises(RuntimeError):
+            await presence.sweep_once(app.state.db, app.state.presence)
+        monkeypatch.setattr(presence, "background_work", real)
+        assert await presence.sweep_once(app.state.db, app.state.presence) == 0  # not yet due
+        await asyncio.sleep(presence.RETRY_MS / 1000 + 0.1)
+        assert await presence.sweep_once(app.state.db, app.state.presence) == 1
+        statuses = [event["status"] for event in await presence_events(app, user)]
+        assert statuses == ["busy", "offline"]

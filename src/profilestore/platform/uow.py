@@ -39,6 +39,7 @@ class UnitOfWork:
         self.committed = False
         self._before_commit: list[Hook] = []
         self._after_commit: list[Hook] = []
+        self._on_failure: list[Hook] = []
 
     def before_commit(self, hook: Hook) -> None:
         """Run ``hook`` inside the transaction, once the response is known. A failure rolls
@@ -48,6 +49,18 @@ class UnitOfWork:
     def after_commit(self, hook: Hook) -> None:
         """Run ``hook`` after the commit; a failure is logged, the write stands."""
         self._after_commit.append(hook)
+
+    def on_failure(self, hook: Hook) -> None:
+        """Run ``hook`` if the write does not commit (the handler or the commit raised): to undo
+        a change made outside the database (e.g. in Redis) that the transaction stood for."""
+        self._on_failure.append(hook)
+
+    async def failed(self) -> None:
+        for hook in self._on_failure:
+            try:
+                await hook(self)
+            except Exception as exc:
+                log.warning("on_failure_failed", hook=_name(hook), error=type(exc).__name__)
 
     def invalidate(self, *keys: str) -> None:
         """Drop cache keys this write makes stale: before the commit (a cache that cannot be
@@ -78,6 +91,11 @@ class UnitOfWork:
         relay = getattr(self.request.app.state, "relay", None)
         if relay is not None and self.session.info.get("emitted"):
             relay.wakeup.set()
+
+
+def _unit_of_work(request: Request) -> UnitOfWork | None:
+    found: UnitOfWork | None = request.scope.get("state", {}).get(STATE_KEY)
+    return found
 
 
 def _name(hook: Hook) -> str:
@@ -125,10 +143,16 @@ class UnitOfWorkRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:
-            response: Response = await handler(request)
-            uow: UnitOfWork | None = request.scope.get("state", {}).get(STATE_KEY)
-            if uow is not None and not uow.committed:
-                await uow.commit(response)
+            try:
+                response: Response = await handler(request)
+                uow = _unit_of_work(request)
+                if uow is not None and not uow.committed:
+                    await uow.commit(response)
+            except BaseException:
+                uow = _unit_of_work(request)
+                if uow is not None and not uow.committed:
+                    await uow.failed()
+                raise
             return response
 
         return handle

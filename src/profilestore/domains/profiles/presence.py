@@ -13,7 +13,7 @@ import contextlib
 import datetime as dt
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -36,6 +36,8 @@ from profilestore.platform.uow import background_work
 
 log = structlog.get_logger("profilestore.presence")
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+RETRY_MS = 1000
+"""After a failed commit of offline events, when the sweeper looks at those users again."""
 
 
 def build_store(settings: Any) -> PresenceStore:
@@ -94,7 +96,12 @@ async def heartbeat(
     settings: Any,
     user_id: uuid.UUID,
     beat: PresenceWrite,
+    on_transition: Callable[[str, str], None] | None = None,
 ) -> dict[str, Any]:
+    """Record a heartbeat in the store, then in ``session`` the durable last_seen (when due)
+    and the transition's event. ``on_transition(previous, new)`` is called as soon as the
+    store has announced a transition, before anything that may fail, so the caller can take
+    the announcement back if the transaction does not commit."""
     now = utcnow()
     seen = _checked_last_seen(beat.last_seen, now)
     outcome = await store.beat(
@@ -106,12 +113,18 @@ async def heartbeat(
         ttl_ms=int(settings.presence_ttl_seconds * 1000),
         write_every_ms=int(settings.presence_write_every_seconds * 1000),
     )
+    if outcome.new != outcome.old and on_transition is not None:
+        on_transition(outcome.old, outcome.new)
     if outcome.write_due:
         await write_last_seen(session, user_id, seen)
     if outcome.new != outcome.old:
         events.presence_changed(session, user_id, outcome.new, seen, outcome.devices)
-    answer = {"user_id": user_id, "status": outcome.new, "last_seen": seen}
-    return answer | {"devices": outcome.devices, "changed": outcome.new != outcome.old}
+    return {
+        "user_id": user_id,
+        "status": outcome.new,
+        "last_seen": seen,
+        "devices": outcome.devices,
+    }
 
 
 def _checked_last_seen(value: dt.datetime | None, now: dt.datetime) -> dt.datetime:
@@ -168,17 +181,24 @@ async def states(
 async def sweep_once(
     db: Database, store: PresenceStore, hub: TransitionHub | None = None, limit: int = 500
 ) -> int:
-    """Announce the users whose last device expired as offline (with their last_seen)."""
-    gone = await store.expire(epoch_ms(utcnow()), limit)
+    """Announce the users whose last device expired as offline (with their last_seen). If the
+    events cannot be committed, the users are handed back to the store to be swept again."""
+    now_ms = epoch_ms(utcnow())
+    gone = await store.expire(now_ms, limit)
     if not gone:
         return 0
-    async with background_work(db) as session:
-        for user_id, seen_ms in gone:
-            seen = from_epoch_ms(seen_ms)
-            if await write_last_seen(session, user_id, seen) or await _exists(session, user_id):
-                events.presence_changed(session, user_id, "offline", seen, 0)
+    try:
+        async with background_work(db) as session:
+            for user_id, seen_ms, _ in gone:
+                seen = from_epoch_ms(seen_ms)
+                if await write_last_seen(session, user_id, seen) or await _exists(session, user_id):
+                    events.presence_changed(session, user_id, "offline", seen, 0)
+    except BaseException:
+        for user_id, _, previous in gone:
+            await store.unannounce(user_id, "offline", previous, now_ms + RETRY_MS)
+        raise
     if hub is not None:
-        for user_id, _ in gone:
+        for user_id, _, _ in gone:
             await hub.publish(user_id, "offline")
     return len(gone)
 

@@ -47,15 +47,21 @@ async def put_presence(
     entry, _hit = await cached.read_profile(state.db, state.cache, user_id)
     if entry is None:
         raise not_found("profile")
-    answer = await presence.heartbeat(uow.session, state.presence, state.settings, user_id, body)
-    if answer.pop("changed"):
-        hub = state.presence_transitions
-        status = answer["status"]
+    store, hub = state.presence, state.presence_transitions
 
+    def transition(previous: str, status: str) -> None:
         async def announce(_: UnitOfWork) -> None:
             await hub.publish(user_id, status)
 
+        async def take_back(_: UnitOfWork) -> None:
+            await store.unannounce(user_id, status, previous, None)
+
         uow.after_commit(announce)
+        uow.on_failure(take_back)
+
+    answer = await presence.heartbeat(
+        uow.session, store, state.settings, user_id, body, on_transition=transition
+    )
     return json_response(answer)
 
 

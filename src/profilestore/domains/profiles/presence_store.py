@@ -13,6 +13,9 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+RETRY_DEVICE = "~retry"
+"""A device id clients cannot use (the schema allows no ``~``): an expiry entry that makes the
+sweeper look at a user again."""
 RANK = {"offline": 0, "away": 1, "online": 2, "busy": 3}
 """A user's status is their devices' highest: online while any device is (busy wins, as the
 user chose it)."""
@@ -50,9 +53,18 @@ class PresenceStore(Protocol):
         """Live state of each user who has any (others: offline, last_seen from the database)."""
         ...
 
-    async def expire(self, now_ms: int, limit: int) -> list[tuple[uuid.UUID, int]]:
+    async def expire(self, now_ms: int, limit: int) -> list[tuple[uuid.UUID, int, str]]:
         """Users whose last device expired and who were not yet announced offline, with their
-        last_seen; each is returned once, to one caller."""
+        last_seen and the status announced before; each is returned once, to one caller (and
+        is now announced offline)."""
+        ...
+
+    async def unannounce(
+        self, user_id: uuid.UUID, announced: str, previous: str, retry_at_ms: int | None
+    ) -> None:
+        """The transition to ``announced`` was not recorded (its transaction failed): if it is
+        still the announced status, go back to ``previous`` so that it is announced again (by
+        the next heartbeat, or by the sweeper at ``retry_at_ms``)."""
         ...
 
     async def forget(self, user_id: uuid.UUID) -> None: ...
@@ -113,8 +125,8 @@ class MemoryPresence:
                 found[user_id] = LiveState(status, count, user.seen_ms or None)
         return found
 
-    async def expire(self, now_ms: int, limit: int) -> list[tuple[uuid.UUID, int]]:
-        gone: list[tuple[uuid.UUID, int]] = []
+    async def expire(self, now_ms: int, limit: int) -> list[tuple[uuid.UUID, int, str]]:
+        gone: list[tuple[uuid.UUID, int, str]] = []
         while self._expiry and self._expiry[0][0] <= now_ms and len(gone) < limit:
             _, user_id, device_id = heapq.heappop(self._expiry)
             user = self._users.get(user_id)
@@ -124,10 +136,20 @@ class MemoryPresence:
             if entry is not None and entry[1] <= now_ms:
                 del user.devices[device_id]
             if _status(user.devices, now_ms)[0] == "offline" and user.announced != "offline":
+                gone.append((user_id, user.seen_ms or now_ms, user.announced))
                 user.announced = "offline"
                 user.written_ms = now_ms
-                gone.append((user_id, user.seen_ms or now_ms))
         return gone
+
+    async def unannounce(
+        self, user_id: uuid.UUID, announced: str, previous: str, retry_at_ms: int | None
+    ) -> None:
+        user = self._users.get(user_id)
+        if user is None or user.announced != announced:
+            return
+        user.announced = previous
+        if retry_at_ms is not None:
+            heapq.heappush(self._expiry, (retry_at_ms, user_id, RETRY_DEVICE))
 
     async def forget(self, user_id: uuid.UUID) -> None:
         self._users.pop(user_id, None)
@@ -193,6 +215,13 @@ end
 return result
 """
 )
+_UNANNOUNCE = """
+if (redis.call('HGET', KEYS[1], 'announced') or 'offline') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'announced', ARGV[2])
+  if ARGV[4] ~= '' then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3]) end
+end
+return 1
+"""
 _EXPIRE = (
     _LIVE
     + """
@@ -210,9 +239,11 @@ for _, member in ipairs(members) do
   if not done[user] and live(devices, now) == 'offline'
       and (redis.call('HGET', meta, 'announced') or 'offline') ~= 'offline' then
     done[user] = true
+    local previous = redis.call('HGET', meta, 'announced')
     redis.call('HSET', meta, 'announced', 'offline', 'written', string.format('%.0f', now))
     table.insert(gone, user)
     table.insert(gone, redis.call('HGET', meta, 'seen') or string.format('%.0f', now))
+    table.insert(gone, previous)
   end
 end
 return gone
@@ -229,6 +260,7 @@ class RedisPresence:
         self._beat = self.redis.register_script(_BEAT)
         self._states = self.redis.register_script(_STATES)
         self._expire = self.redis.register_script(_EXPIRE)
+        self._unannounce = self.redis.register_script(_UNANNOUNCE)
 
     def _keys(self, user_id: uuid.UUID) -> tuple[str, str]:
         return f"{self.prefix}d:{user_id.hex}", f"{self.prefix}m:{user_id.hex}"
@@ -263,9 +295,22 @@ class RedisPresence:
                 found[user_id] = LiveState(status.decode(), int(count), int(seen))
         return found
 
-    async def expire(self, now_ms: int, limit: int) -> list[tuple[uuid.UUID, int]]:
+    async def expire(self, now_ms: int, limit: int) -> list[tuple[uuid.UUID, int, str]]:
         flat = await self._expire(keys=[self.prefix + "expiry"], args=[now_ms, limit, self.prefix])
-        return [(uuid.UUID(hex=flat[i].decode()), int(flat[i + 1])) for i in range(0, len(flat), 2)]
+        return [
+            (uuid.UUID(hex=flat[i].decode()), int(flat[i + 1]), flat[i + 2].decode())
+            for i in range(0, len(flat), 3)
+        ]
+
+    async def unannounce(
+        self, user_id: uuid.UUID, announced: str, previous: str, retry_at_ms: int | None
+    ) -> None:
+        _, meta = self._keys(user_id)
+        member = f"{user_id.hex}:{RETRY_DEVICE}"
+        retry = "" if retry_at_ms is None else str(retry_at_ms)
+        await self._unannounce(
+            keys=[meta, self.prefix + "expiry"], args=[announced, previous, member, retry]
+        )
 
     async def forget(self, user_id: uuid.UUID) -> None:
         await self.redis.delete(*self._keys(user_id))
