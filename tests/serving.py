@@ -3,6 +3,7 @@ answers, and a clean stop."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -61,11 +62,14 @@ def postgres_env(database_url: str, data_dir: Path, **settings: str) -> dict[str
 
 
 @contextmanager
-def running_server(
-    env: dict[str, str], workdir: Path, extra_args: list[str] | None = None
-) -> Iterator[tuple[str, Path]]:
-    """A ``profilestore serve`` process: (base URL, its log file). SIGTERM afterwards."""
+def serving(
+    env: dict[str, str], workdir: Path, extra_args: list[str] | None = None, timeout: float = 30
+) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
+    """A ``profilestore serve`` process in its own process group: (base URL, process, log
+    file). SIGTERM afterwards, then SIGKILL to the whole group (uvicorn's workers would outlive
+    a killed master, and keep serving)."""
     port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / "serve.log"
     with log_path.open("wb") as log:
         server = subprocess.Popen(
@@ -74,15 +78,31 @@ def running_server(
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=workdir,
+            start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(base, server)
-        yield base, log_path
+        wait_until_up(base, server, timeout=timeout)
+        yield base, server, log_path
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.wait(timeout=15)
+        kill_group(server)
+
+
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a server's whole process group (its workers too), as a crashed host would."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+@contextmanager
+def running_server(
+    env: dict[str, str], workdir: Path, extra_args: list[str] | None = None
+) -> Iterator[tuple[str, Path]]:
+    """A ``profilestore serve`` process: (base URL, its log file)."""
+    with serving(env, workdir, extra_args) as (base, _, log_path):
+        yield base, log_path

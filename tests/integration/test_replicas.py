@@ -5,8 +5,6 @@ replica is killed and no request through nginx fails."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
 import shutil
 import signal
@@ -20,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.serving import BIN, free_port, postgres_env, wait_until_up
+from tests.serving import free_port, kill_group, postgres_env, serving, wait_until_up
 from tests.support import SERVICE, bearer, postgres_database, skip_or_fail
 
 REPLICAS = 3
@@ -62,34 +60,8 @@ http {{
 
 @contextmanager
 def replica(env: dict[str, str], workdir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    workdir.mkdir()
-    with (workdir / "serve.log").open("wb") as log:
-        process = subprocess.Popen(
-            [str(BIN / "profilestore"), "serve", "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=workdir,
-            start_new_session=True,  # its own process group: the master and its workers
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base, process, timeout=60)
+    with serving(env, workdir, ["--workers", "2"], timeout=60) as (base, process, _):
         yield base, process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=15)
-        kill_group(process)
-
-
-def kill_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL a replica's whole process group (its workers too), as a crashed host would."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
 
 
 @contextmanager

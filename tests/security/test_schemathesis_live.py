@@ -27,6 +27,7 @@ EXAMPLES_PER_OPERATION = 40
 # a contact of a user who blocks you is 404), and `ensure_resource_availability` /
 # `use_after_free` / `ignored_auth` / `object_level_authorization` need links and a second
 # identity that a single fixed user does not give.
+AST_THREAD_BUG = "AST constructor recursion depth mismatch"
 HELD = {
     "ST101": "server error",
     "ST102": "server error on an undeclared Content-Type",
@@ -119,6 +120,8 @@ def test_live_service_keeps_its_contract(live_service: str, tmp_path: Path) -> N
         "8",
         "--exclude-path",
         "/v1/events/stream",
+        "--exclude-path",
+        "/v1/presence/stream",
         "--header",
         f"Authorization: Bearer {token(ids['user_id'])}",
         "--report",
@@ -132,6 +135,15 @@ def test_live_service_keeps_its_contract(live_service: str, tmp_path: Path) -> N
     run = subprocess.run(command, capture_output=True, text=True, timeout=TIME_BUDGET_SECONDS * 3)
     assert junit.exists(), run.stdout[-4000:] + run.stderr[-2000:]
     failures = _failures(junit)
+    # CPython 3.11's ast.parse is not thread-safe (gh-106905): hypothesis, describing a lambda
+    # while the other schemathesis worker does the same, can fail with this. The tool's error,
+    # not the service's answer: counted, not held.
+    tool_noise = [m for m in failures.get("error", []) if AST_THREAD_BUG in m]
+    if tool_noise:
+        print(f"{len(tool_noise)} schemathesis run errors from CPython's ast thread bug")
+        failures["error"] = [m for m in failures["error"] if AST_THREAD_BUG not in m]
+        if not failures["error"]:
+            del failures["error"]
     report = {code: len(messages) for code, messages in failures.items()}
     print("schemathesis findings by code:", json.dumps(report, sort_keys=True))
     for code, messages in sorted(failures.items()):
