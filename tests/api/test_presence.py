@@ -221,3 +221,13 @@ async def test_offline_events_that_fail_to_commit_are_swept_again(
         assert await presence.sweep_once(app.state.db, app.state.presence) == 1
         statuses = [event["status"] for event in await presence_events(app, user)]
         assert statuses == ["busy", "offline"]
+
+
+async def test_concurrent_heartbeats_emit_one_event(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    user = uuid.uuid4()
+    await create(client, user)
+    answers = await asyncio.gather(*(beat(client, user, "online", f"d{i}") for i in range(10)))
+    assert all(answer.status_code == 200 for answer in answers)
+    assert [event["status"] for event in await presence_events(app, user)] == ["online"]

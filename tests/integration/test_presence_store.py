@@ -3,6 +3,7 @@ statuses, expiry handed out once, the announced status, and taking an announceme
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -65,3 +66,15 @@ async def test_an_announcement_taken_back_is_made_again(store: PresenceStore) ->
     assert [(entry[0], entry[2]) for entry in again] == [(user, "online")]
     await store.unannounce(user, "busy", "online", None)  # not what is announced: no effect
     assert await store.expire(NOW + 10 * TTL, 100) == []
+
+
+async def test_concurrent_heartbeats_announce_one_transition(store: PresenceStore) -> None:
+    """Twenty devices of one user coming online at once: exactly one of the beats sees the
+    transition (so one PresenceChanged), whatever the interleaving."""
+    user = uuid.uuid4()
+    outcomes = await asyncio.gather(
+        *(beat(store, user, f"device-{i}", "online", NOW + i) for i in range(20))
+    )
+    transitions = [outcome for outcome in outcomes if outcome[0] != outcome[1]]
+    assert len(transitions) == 1 and transitions[0][:2] == ("offline", "online")
+    assert max(outcome[2] for outcome in outcomes) == 20

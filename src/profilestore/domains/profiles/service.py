@@ -92,14 +92,6 @@ def visible_reads() -> ProfileReads:
     return _visible[key]
 
 
-async def get_profile(source: Source, user_id: uuid.UUID) -> dict[str, Any] | None:
-    return await PROFILES.get(source, user_id)
-
-
-async def get_profiles(source: Source, user_ids: list[uuid.UUID]) -> list[dict[str, Any]]:
-    return await PROFILES.get_many(source, user_ids)
-
-
 async def profile_exists(session: AsyncSession, user_id: uuid.UUID) -> bool:
     result = await session.execute(select(Profile.user_id).where(Profile.user_id == user_id))
     return result.first() is not None
