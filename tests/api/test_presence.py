@@ -15,6 +15,7 @@ from sqlalchemy import select
 from profilestore.domains.profiles import presence
 from profilestore.domains.profiles.models import Profile
 from profilestore.settings import Settings
+from tests.api.test_profiles import StatementCounter
 from tests.events_support import outbox_rows
 from tests.support import ADMIN, SERVICE, bearer, client_for
 
@@ -137,7 +138,7 @@ async def test_a_silent_device_goes_offline_by_itself(settings: Settings) -> Non
         assert await durable_last_seen(app, user) is not None
 
 
-async def test_presence_of_many_users(client: httpx.AsyncClient) -> None:
+async def test_presence_of_many_users(client: httpx.AsyncClient, app: FastAPI) -> None:
     me, friend, blocker, ghost = (uuid.uuid4() for _ in range(4))
     for user in (me, friend, blocker):
         await create(client, user)
@@ -155,6 +156,11 @@ async def test_presence_of_many_users(client: httpx.AsyncClient) -> None:
     assert [item["user_id"] for item in after["items"]] == [str(friend), str(me)]
     single = await client.get(f"/v1/profiles/{blocker}/presence", headers=bearer(me))
     assert single.status_code == 404
+    others = f"{friend},{blocker},{ghost}"
+    await client.get("/v1/presence", params={"ids": others}, headers=bearer(me))
+    async with StatementCounter(app) as counter:  # warm: profiles, blocks and presence cached
+        again = await client.get("/v1/presence", params={"ids": others}, headers=bearer(me))
+    assert again.json()["items"] == after["items"][:1] and counter.statements == []
     full = (await client.get("/v1/presence", params={"ids": ids}, headers=SERVICE)).json()
     assert {item["status"] for item in full["items"]} == {"busy", "online", "offline"}
     assert all("last_seen" in item and "devices" in item for item in full["items"])

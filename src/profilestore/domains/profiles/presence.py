@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from profilestore.domains.profiles import events
 from profilestore.domains.profiles.models import Profile
 from profilestore.domains.profiles.presence_store import (
+    LiveState,
     MemoryPresence,
     PresenceStore,
     RedisPresence,
@@ -156,26 +157,32 @@ async def write_last_seen(session: AsyncSession, user_id: uuid.UUID, seen: dt.da
     return bool(getattr(result, "rowcount", 0))
 
 
-async def states(
-    store: PresenceStore, durable: dict[uuid.UUID, dt.datetime | None], user_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, dict[str, Any]]:
-    """Presence of ``user_ids``: live state where there is one, else offline with the durable
-    last_seen (``durable``: from the profiles)."""
-    live = await store.states(user_ids, epoch_ms(utcnow()))
-    found = {}
-    for user_id in user_ids:
-        state = live.get(user_id)
-        last_seen = durable.get(user_id)
-        if state is not None and state.last_seen_ms is not None:
-            live_seen = from_epoch_ms(state.last_seen_ms)
-            last_seen = max(last_seen, live_seen) if last_seen else live_seen
-        found[user_id] = {
-            "user_id": user_id,
-            "status": state.status if state is not None else "offline",
-            "last_seen": last_seen,
-            "devices": state.devices if state is not None else 0,
-        }
-    return found
+async def live_states(
+    store: PresenceStore, user_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, LiveState]:
+    return await store.states(user_ids, epoch_ms(utcnow())) if user_ids else {}
+
+
+def needs_durable_last_seen(live: LiveState | None) -> bool:
+    """The store keeps last_seen for days after the last heartbeat (and it is never older than
+    the database's, which is written from it): only users it has forgotten need the database."""
+    return live is None or live.last_seen_ms is None
+
+
+def presence_item(
+    user_id: uuid.UUID, live: LiveState | None, durable_last_seen: dt.datetime | None
+) -> dict[str, Any]:
+    """One user's presence: live where the store has it, else offline with the durable
+    last_seen."""
+    last_seen = durable_last_seen
+    if live is not None and live.last_seen_ms is not None:
+        last_seen = from_epoch_ms(live.last_seen_ms)
+    return {
+        "user_id": user_id,
+        "status": live.status if live is not None else "offline",
+        "last_seen": last_seen,
+        "devices": live.devices if live is not None else 0,
+    }
 
 
 async def sweep_once(

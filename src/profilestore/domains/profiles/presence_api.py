@@ -115,13 +115,15 @@ async def presence_of(
     entries = await cached.read_profiles(state.db, state.cache, user_ids)
     hide = await hidden(request, principal, list(entries))
     visible = [user_id for user_id in user_ids if user_id in entries and user_id not in hide]
-    rows = await _LAST_SEEN.all(state.db, user_ids=visible) if visible else []
+    live = await presence.live_states(state.presence, visible)
+    private = {user_id for user_id in visible if sees_everything(principal, user_id)}
+    unknown = [u for u in private if presence.needs_durable_last_seen(live.get(u))]
+    rows = await _LAST_SEEN.all(state.db, user_ids=unknown) if unknown else []
     durable = {row["user_id"]: row["last_seen"] for row in rows}
-    found = await presence.states(state.presence, durable, visible)
     items = []
     for user_id in visible:
-        item = found[user_id]
-        if not sees_everything(principal, user_id):
+        item = presence.presence_item(user_id, live.get(user_id), durable.get(user_id))
+        if user_id not in private:
             item = {"user_id": user_id, "status": item["status"]}
         items.append(item)
     return items
