@@ -113,10 +113,10 @@ async def find_profiles(
         reads, viewer = reads_for(principal)
         found = await reads.find_by_username(request.app.state.db, username, **viewer)
         return json_response({"items": [view(found, principal)] if found is not None else []})
-    user_ids = _parse_ids(ids or "", request.app.state.settings.batch_max_ids)
+    user_ids = parse_ids(ids or "", request.app.state.settings.batch_max_ids)
     state = request.app.state
     entries = await cached.read_profiles(state.db, state.cache, user_ids)
-    hide = await hidden(request, principal, list(entries))
+    hide = await hidden(state, principal, list(entries))
     bodies = [
         cached.view(entries[user_id], full=sees_everything(principal, user_id)).body
         for user_id in dict.fromkeys(user_ids)
@@ -125,7 +125,7 @@ async def find_profiles(
     return Response(b'{"items":[' + b",".join(bodies) + b"]}", media_type="application/json")
 
 
-def _parse_ids(raw: str, limit: int) -> list[uuid.UUID]:
+def parse_ids(raw: str, limit: int) -> list[uuid.UUID]:
     parts = [part.strip() for part in raw.split(",") if part.strip()]
     if not parts:
         raise invalid("query.ids", "give at least one id")
@@ -160,8 +160,15 @@ async def cached_profile_response(
     state = request.app.state
     entry, hit = await cached.read_profile(state.db, state.cache, user_id)
     request.scope["state"][CACHE_RESULT] = "hit" if hit else "miss"
-    if entry is None or await hidden(request, principal, [user_id]):
+    if entry is None or await hidden(state, principal, [user_id]):
         raise not_found("profile")
+    return entry_response(entry, principal, user_id, if_none_match)
+
+
+def entry_response(
+    entry: bytes, principal: Principal, user_id: uuid.UUID, if_none_match: str | None
+) -> Response:
+    """The cached representation the caller may see, with its ETag (304 when it matches)."""
     representation = cached.view(entry, full=sees_everything(principal, user_id))
     if not_modified(if_none_match, representation.tag):
         return not_modified_response(representation.tag)
@@ -170,16 +177,13 @@ async def cached_profile_response(
     )
 
 
-async def hidden(
-    request: Request, principal: Principal, owners: list[uuid.UUID]
-) -> frozenset[uuid.UUID]:
+async def hidden(state: Any, principal: Principal, owners: list[uuid.UUID]) -> frozenset[uuid.UUID]:
     """Those of ``owners`` whose profile the caller may not see (by every domain's rule)."""
     viewer = principal.user_id
     if principal.is_admin or principal.is_service or viewer is None:
         return frozenset()
     if all(owner == viewer for owner in owners):
         return frozenset()
-    state = request.app.state
     return await registry.hidden_from(state.db, state.cache, viewer) & set(owners)
 
 

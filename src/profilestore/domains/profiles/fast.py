@@ -11,10 +11,8 @@ import structlog
 from starlette.responses import Response
 
 from profilestore.domains.profiles import cached
-from profilestore.domains.profiles.api import sees_everything
-from profilestore.platform import registry
+from profilestore.domains.profiles.api import entry_response, hidden
 from profilestore.platform.auth import Principal
-from profilestore.platform.conditional import not_modified, not_modified_response
 from profilestore.platform.fastpath import FastRead
 from profilestore.platform.http import CACHE_RESULT
 
@@ -56,28 +54,15 @@ async def answer(
 ) -> Response | None:
     try:
         entry, hit = await cached.read_profile(app_state.db, app_state.cache, user_id)
-        if entry is None or await _hidden(app_state, principal, user_id):
+        if entry is None or await hidden(app_state, principal, [user_id]):
             return None
     except Exception as exc:  # the route answers it (a 503 for a database fault)
         log.info("fast_read_declined", error=type(exc).__name__)
         return None
     state[CACHE_RESULT] = "hit" if hit else "miss"
-    representation = cached.view(entry, full=sees_everything(principal, user_id))
     if_none_match = headers.get(b"if-none-match")
-    if if_none_match is not None and not_modified(
-        if_none_match.decode("latin-1"), representation.tag
-    ):
-        return not_modified_response(representation.tag)
-    return Response(
-        representation.body, media_type="application/json", headers={"ETag": representation.tag}
-    )
-
-
-async def _hidden(app_state: Any, principal: Principal, user_id: uuid.UUID) -> bool:
-    viewer = principal.user_id
-    if viewer is None or viewer == user_id or principal.is_admin or principal.is_service:
-        return False
-    return user_id in await registry.hidden_from(app_state.db, app_state.cache, viewer)
+    condition = if_none_match.decode("latin-1") if if_none_match is not None else None
+    return entry_response(entry, principal, user_id, condition)
 
 
 FAST_READS = (

@@ -10,13 +10,13 @@ from sqlalchemy import bindparam, select
 from starlette.responses import Response
 
 from profilestore.domains.profiles import cached, presence
-from profilestore.domains.profiles.api import hidden, sees_everything
+from profilestore.domains.profiles.api import hidden, parse_ids, sees_everything
 from profilestore.domains.profiles.models import Profile
 from profilestore.domains.profiles.schemas import Presence, PresenceList, PresenceWrite
 from profilestore.platform.access import OWNER_OR_ADMIN, SIGNED_IN
 from profilestore.platform.auth import Principal
 from profilestore.platform.conditional import json_response
-from profilestore.platform.errors import invalid, not_found, problem_responses
+from profilestore.platform.errors import not_found, problem_responses
 from profilestore.platform.params import UserId, Writer
 from profilestore.platform.reads import PreparedRead
 from profilestore.platform.uow import UnitOfWork, UnitOfWorkRoute
@@ -91,20 +91,8 @@ async def list_presence(
     principal: Annotated[Principal, Depends(SIGNED_IN)],
     ids: Annotated[str, Query(description=f"Comma-separated user ids (at most {MAX_IDS})")],
 ) -> Response:
-    user_ids = _parse_ids(ids)
+    user_ids = list(dict.fromkeys(parse_ids(ids, MAX_IDS)))
     return json_response({"items": await presence_of(request, principal, user_ids)})
-
-
-def _parse_ids(raw: str) -> list[uuid.UUID]:
-    parts = [part.strip() for part in raw.split(",") if part.strip()]
-    if not parts:
-        raise invalid("query.ids", "give at least one id")
-    if len(parts) > MAX_IDS:
-        raise invalid("query.ids", f"at most {MAX_IDS} ids per request")
-    try:
-        return list(dict.fromkeys(uuid.UUID(part) for part in parts))
-    except ValueError:
-        raise invalid("query.ids", "every id must be a UUID") from None
 
 
 async def presence_of(
@@ -113,7 +101,7 @@ async def presence_of(
     """Presence of the users among ``user_ids`` who have a profile the caller may see."""
     state = request.app.state
     entries = await cached.read_profiles(state.db, state.cache, user_ids)
-    hide = await hidden(request, principal, list(entries))
+    hide = await hidden(state, principal, list(entries))
     visible = [user_id for user_id in user_ids if user_id in entries and user_id not in hide]
     live = await presence.live_states(state.presence, visible)
     private = {user_id for user_id in visible if sees_everything(principal, user_id)}
