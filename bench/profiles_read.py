@@ -522,6 +522,25 @@ def gc_pauses(server: Server) -> dict[str, dict[str, float]]:
     return summary
 
 
+def read_batches(server: Server) -> dict[str, float]:
+    """How many keys the batched profile queries of one worker of ``server`` carried (its
+    /metrics, ``profilestore_read_batch_keys``): queries, keys, keys per query."""
+    with urllib.request.urlopen(f"{server.base}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    values = {}
+    for kind in ("count", "sum"):
+        match = re.search(
+            rf'^profilestore_read_batch_keys_{kind}\{{batcher="profiles"\}} (\S+)$', text, re.M
+        )
+        values[kind] = float(match.group(1)) if match else 0.0
+    queries, keys = values["count"], values["sum"]
+    return {
+        "queries": queries,
+        "keys": keys,
+        "keys_per_query": round(keys / queries, 2) if queries else 0.0,
+    }
+
+
 def sanity_check(servers: list[Server], user_id: uuid.UUID, token: str) -> None:
     """Every REST target answers 200 with the same document for a loaded id, and 404 for
     another (GraphQL targets: ``check_graphql``)."""
@@ -1180,6 +1199,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--py-spy-rate", type=int, default=250, help="py-spy samples/s (250)")
     parser.add_argument(
+        "--py-spy-target",
+        choices=(PROFILESTORE, PROFILESTORE_CACHED),
+        default=PROFILESTORE_CACHED,
+        help=f"the target py-spy samples ({PROFILESTORE_CACHED})",
+    )
+    parser.add_argument(
         "--granian",
         action="store_true",
         help="also run the cached read under granian (pip install granian) instead of uvicorn",
@@ -1399,6 +1424,7 @@ def run_benchmark(
     for server in servers:
         if server.name.startswith(PROFILESTORE):
             print(f"  gc pauses, one worker of {server.name}: {gc_pauses(server)}")
+            print(f"  batched profile queries, one worker of {server.name}: {read_batches(server)}")
     summary = summarize(results, [s.name for s in servers])
     ratio = ratios(summary)
     print()
@@ -1453,10 +1479,10 @@ def run_benchmark(
 
     profile = None
     if args.py_spy:
-        print(f"\nsampling {PROFILESTORE_CACHED} with py-spy under load...")
-        cached = next(s for s in servers if s.name == PROFILESTORE_CACHED)
+        print(f"\nsampling {args.py_spy_target} with py-spy under load...")
+        sampled = next(s for s in servers if s.name == args.py_spy_target)
         profile = profile_with_py_spy(
-            args.py_spy, wrk, cached, scripts[cached.name], args, f"profiles_read-{stamp}"
+            args.py_spy, wrk, sampled, scripts[sampled.name], args, f"profiles_read-{stamp}"
         )
         print(f"  collapsed stacks: {profile['collapsed_stacks']}")
         for entry in profile["top_inclusive"][:25]:

@@ -47,6 +47,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        http="profilestore.platform.server:CoalescingHttpToolsProtocol",
         access_log=False,
         proxy_headers=False,
         log_level=settings.log_level.lower(),

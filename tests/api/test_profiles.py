@@ -308,6 +308,26 @@ async def test_single_read_is_one_round_trip(client: httpx.AsyncClient, app: Fas
     assert counter.statements and len(counter.statements) == 1, counter.statements
 
 
+async def test_concurrent_single_reads_share_one_query(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """Reads that arrive together are answered from one query (``platform.batching``), each
+    with its own profile, and an absent one still 404s."""
+    users = [uuid.uuid4() for _ in range(8)]
+    for user in users:
+        await create(client, user, bio=f"bio of {user}")
+    reader = bearer(uuid.uuid4())
+    asked = [*users, uuid.uuid4()]
+    async with StatementCounter(app) as counter:
+        answers = await asyncio.gather(
+            *(client.get(f"/v1/profiles/{user}", headers=reader) for user in asked)
+        )
+    assert [answer.status_code for answer in answers] == [200] * 8 + [404]
+    assert [answer.json()["bio"] for answer in answers[:8]] == [f"bio of {u}" for u in users]
+    profile_queries = [s for s in counter.statements if "FROM profiles" in s]
+    assert len(profile_queries) == 1, profile_queries
+
+
 async def test_field_validation(client: httpx.AsyncClient) -> None:
     user = uuid.uuid4()
     url = f"/v1/profiles/{user}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import Request
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from profilestore.platform.batching import ReadBatcher
 from profilestore.settings import Settings
 
 NAMING_CONVENTION = {
@@ -88,6 +89,17 @@ class Database:
         """Hot reads wait here, first come first served, rather than in the pool's queue, where
         a newcomer can take a returned connection before a waiter and starve it (the p99 of a
         read with more requests in flight than connections: bench/README.md)."""
+        self._batchers: dict[str, ReadBatcher[Any, Any]] = {}
+
+    def batcher(
+        self, name: str, load_many: Callable[[list[Any]], Awaitable[dict[Any, Any]]]
+    ) -> ReadBatcher[Any, Any]:
+        """This database's batcher ``name`` (made with ``load_many`` on first use): concurrent
+        reads by key that share one query (``platform.batching``)."""
+        found = self._batchers.get(name)
+        if found is None:
+            found = self._batchers[name] = ReadBatcher(name, load_many)
+        return found
 
     def write_session(self) -> AsyncSession:
         return AsyncSession(self.engine, expire_on_commit=False, autoflush=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from profilestore.domains.profiles.schemas import PUBLIC_FIELDS
@@ -53,11 +54,15 @@ async def read_profile(db: Database, cache: Cache, user_id: uuid.UUID) -> tuple[
     """The cache entry of ``user_id``'s profile (None: no profile) and whether it was a hit."""
 
     async def load() -> bytes:
-        row = await PROFILES.get(db, user_id)
+        row = await db.batcher("profiles", partial(_load_many, db)).get(user_id)
         return encode(row) if row is not None else ABSENT
 
     entry, hit = await cache.read(profile_key(user_id), load)
     return entry or None, hit
+
+
+async def _load_many(db: Database, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    return {row["user_id"]: row for row in await PROFILES.get_many(db, user_ids)}
 
 
 async def read_profiles(

@@ -7,7 +7,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, select
+from sqlalchemy import ColumnElement, String, Uuid, any_, bindparam, cast, delete, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,6 +58,10 @@ class ProfileReads:
         self.by_ids = PreparedRead(
             base.where(Profile.user_id.in_(bindparam("user_ids", expanding=True)))
         )
+        ids_text = func.string_to_array(bindparam("user_ids_text", type_=String), ",")
+        self.by_id_list = PreparedRead(
+            base.where(Profile.user_id == any_(cast(ids_text, ARRAY(Uuid))))
+        )
 
     async def get(self, source: Source, user_id: uuid.UUID, **values: Any) -> dict[str, Any] | None:
         """One statement, one round trip."""
@@ -71,9 +76,22 @@ class ProfileReads:
         self, source: Source, user_ids: list[uuid.UUID], **values: Any
     ) -> list[dict[str, Any]]:
         """Many profiles in one query, in the order asked; missing ids are left out."""
-        rows = await self.by_ids.all(source, user_ids=user_ids, **values)
+        if _is_postgresql(source):
+            text = ",".join(map(str, user_ids))
+            rows = await self.by_id_list.all(source, user_ids_text=text, **values)
+        else:
+            rows = await self.by_ids.all(source, user_ids=user_ids, **values)
         found = {row["user_id"]: row for row in rows}
         return [found[user_id] for user_id in dict.fromkeys(user_ids) if user_id in found]
+
+
+def _is_postgresql(source: Source) -> bool:
+    """PostgreSQL takes the ids as one text parameter (``by_id_list``): one prepared statement
+    for any number of ids, where an expanding ``IN`` is a new statement per count, and no
+    array type for the driver to look up on each new connection."""
+    if isinstance(source, Database):
+        return source.is_postgresql
+    return source.get_bind().dialect.name == "postgresql"
 
 
 PROFILES = ProfileReads()
@@ -95,6 +113,12 @@ def visible_reads() -> ProfileReads:
 async def profile_exists(session: AsyncSession, user_id: uuid.UUID) -> bool:
     result = await session.execute(select(Profile.user_id).where(Profile.user_id == user_id))
     return result.first() is not None
+
+
+async def lock_owner(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    """Lock the profile row (as ``lock_profile``) without loading it; False: no profile."""
+    statement = select(Profile.user_id).where(Profile.user_id == user_id).with_for_update()
+    return (await session.execute(statement)).first() is not None
 
 
 async def lock_profile(session: AsyncSession, user_id: uuid.UUID) -> Profile | None:
