@@ -132,6 +132,35 @@ class Settings(BaseSettings):
         "it above the database timeout.",
     )
 
+    media_max_viewers: int = Field(
+        5, ge=1, le=50, description="Viewer profiles per account, the account's own included."
+    )
+    media_watchlist_max: int = Field(5000, ge=1, le=1_000_000, description="Items per account.")
+    media_completion_ratio: float = Field(
+        0.95, gt=0, le=1, description="A video counts as watched from this share of it."
+    )
+    media_history_window_seconds: float = Field(
+        600.0,
+        ge=1,
+        le=86400,
+        description="Beats of one video within this long of its entry's start update that "
+        "history entry; a later beat opens a new one.",
+    )
+    media_beat_event_seconds: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="At most one HistoryUpdated per video this often for mere progress "
+        "(a completion is always an event).",
+    )
+    media_cache_ttl_seconds: float = Field(
+        300.0,
+        ge=0.1,
+        le=86400,
+        description="How long watchlist, continue-watching and resume reads stay cached "
+        "(every write drops them at once).",
+    )
+
     presence_ttl_seconds: float = Field(
         60.0, ge=1, le=3600, description="A device that stops heartbeating is offline after this."
     )

@@ -164,9 +164,12 @@ class Cache:
             self._counters[(name, result)] = counter
         counter.inc()
 
-    async def read(self, key: str, load: Loader) -> tuple[bytes | None, bool]:
+    async def read(
+        self, key: str, load: Loader, *, ttl_seconds: float | None = None
+    ) -> tuple[bytes | None, bool]:
         """The value of ``key`` and whether it came from the cache; ``load`` on a miss (a None
-        it returns is not cached)."""
+        it returns is not cached). ``ttl_seconds``: how long the shared tier keeps it (default:
+        the cache's)."""
         near = self.near
         if near is not None and not near.bypassed:
             value = near.get(key)
@@ -186,7 +189,7 @@ class Cache:
         value = await load()
         self.count(cache_name(key), self._miss_kind(shared_ticket))
         if value is not None:
-            await self._fill(key, value, near_ticket, shared_ticket)
+            await self._fill(key, value, near_ticket, shared_ticket, ttl_seconds)
         return value, False
 
     async def read_many(self, keys: list[str], load: ManyLoader) -> dict[str, bytes]:
@@ -230,11 +233,13 @@ class Cache:
         value: bytes,
         near_ticket: tuple[int, float] | None,
         shared_ticket: int | None,
+        ttl_seconds: float | None = None,
     ) -> None:
         if self.shared is not None:
             if shared_ticket is None:
                 return  # the shared tier is unreachable: do not cache what it cannot drop
-            if not await self.shared.fill(key, value, self.ttl_seconds, shared_ticket):
+            ttl = self.ttl_seconds if ttl_seconds is None else ttl_seconds
+            if not await self.shared.fill(key, value, ttl, shared_ticket):
                 return  # dropped since the miss: the value read may be stale
         if self.near is not None and near_ticket is not None:
             self.near.fill(key, value, near_ticket)

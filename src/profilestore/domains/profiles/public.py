@@ -9,16 +9,24 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from profilestore.domains.profiles.presence_api import presence_of
-from profilestore.domains.profiles.schemas import PUBLIC_FIELDS, PublicProfile
-from profilestore.domains.profiles.service import lock_profile, profile_exists, visible_reads
+from profilestore.domains.profiles.schemas import PUBLIC_FIELDS, AvatarUrl, Locale, PublicProfile
+from profilestore.domains.profiles.service import (
+    lock_owner,
+    lock_profile,
+    profile_exists,
+    visible_reads,
+)
 from profilestore.domains.profiles.transitions import RESYNC, TransitionHub
 
 __all__ = [
     "PUBLIC_FIELDS",
     "RESYNC",
+    "AvatarUrl",
+    "Locale",
     "PublicProfile",
     "TransitionHub",
     "embedded_profiles",
+    "lock_owner",
     "lock_profile",
     "presence_of",
     "profile_exists",

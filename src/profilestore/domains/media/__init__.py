@@ -1,0 +1,24 @@
+"""The media domain: viewer profiles, watchlist, viewing history with resume points and
+continue watching, ratings and reviews with per-video aggregates."""
+
+from __future__ import annotations
+
+from profilestore.platform.registry import Domain
+
+
+def descriptor() -> Domain:
+    from profilestore.domains.media import api, history_api, ratings_api, viewers
+
+    return Domain(
+        name="media",
+        routers=(api.router, history_api.router, ratings_api.router),
+        models=("profilestore.domains.media.models",),
+        user_deleted=viewers.user_deleted,
+        example_bodies={
+            "ViewerWrite": {"name": "pwned"},
+            "WatchlistAdd": {"video_id": "pwned-video"},
+            "Beat": {"video_id": "pwned-video", "position_seconds": 10, "duration_seconds": 100},
+            "RatingWrite": {"stars": 1, "review": "pwned"},
+            "RatingPost": {"video_id": "pwned-video", "stars": 1},
+        },
+    )

@@ -1,0 +1,163 @@
+"""REST routes of viewing history, resume points and continue watching."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from profilestore.domains.media import cached, history
+from profilestore.domains.media.params import DEFAULT, Cursor, Limit, Owner, VideoPath, ViewerParam
+from profilestore.domains.media.schemas import (
+    Beat,
+    BeatAnswer,
+    ContinueWatchingPage,
+    HistoryPage,
+    ResumePoint,
+)
+from profilestore.platform.conditional import json_response
+from profilestore.platform.errors import invalid, not_found, problem_responses
+from profilestore.platform.params import Reader, UserId, Writer
+from profilestore.platform.types import BoundedDatetime
+from profilestore.platform.uow import UnitOfWorkRoute
+
+router = APIRouter(prefix="/v1/profiles/{user_id}", tags=["media"], route_class=UnitOfWorkRoute)
+Since = Annotated[BoundedDatetime | None, Query(alias="from", description="Watched at or after")]
+Until = Annotated[BoundedDatetime | None, Query(alias="to", description="Watched before")]
+
+
+@router.post(
+    "/history",
+    response_model=BeatAnswer,
+    summary="A player's beat: moves the resume point, writes the history (cheap; every few s)",
+    responses=problem_responses(401, 404, 413, 415, 422),
+)
+async def post_beat(
+    user_id: UserId, body: Beat, uow: Writer, _: Owner, viewer: ViewerParam = DEFAULT
+) -> Response:
+    return json_response(await history.beat(uow.session, user_id, viewer, body))
+
+
+@router.get(
+    "/history",
+    response_model=HistoryPage,
+    summary="Viewing history, newest first",
+    responses=problem_responses(401, 404, 422),
+)
+async def get_history(
+    user_id: UserId,
+    session: Reader,
+    _: Owner,
+    viewer: ViewerParam = DEFAULT,
+    since: Since = None,
+    until: Until = None,
+    cursor: Cursor = None,
+    limit: Limit = 20,
+) -> Response:
+    if since is not None and until is not None and since >= until:
+        raise invalid("query.from", "must be before `to`", "range")
+    items, next_cursor = await history.history(
+        session, user_id, viewer, since=since, until=until, cursor=cursor, limit=limit
+    )
+    return json_response({"viewer_id": viewer, "items": items, "next_cursor": next_cursor})
+
+
+@router.delete(
+    "/history/{entry_id}",
+    status_code=204,
+    summary="Remove one history entry (idempotent; the resume point stays)",
+    responses=problem_responses(401, 404, 422),
+)
+async def delete_history_entry(
+    user_id: UserId, entry_id: uuid.UUID, uow: Writer, _: Owner, viewer: ViewerParam = DEFAULT
+) -> Response:
+    await history.delete_entry(uow.session, user_id, viewer, entry_id)
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/history",
+    status_code=204,
+    summary="Clear the viewer's history and resume points",
+    responses=problem_responses(401, 404, 422),
+)
+async def clear_history(
+    user_id: UserId, uow: Writer, _: Owner, viewer: ViewerParam = DEFAULT
+) -> Response:
+    await history.clear(uow.session, user_id, viewer)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/continue-watching",
+    response_model=ContinueWatchingPage,
+    summary="Started, not finished, not dismissed: most recently watched first (cached)",
+    responses=problem_responses(401, 404, 422),
+)
+async def continue_watching(
+    request: Request,
+    user_id: UserId,
+    _: Owner,
+    viewer: ViewerParam = DEFAULT,
+    cursor: Cursor = None,
+    limit: Limit = 20,
+) -> Response:
+    state = request.app.state
+    if cursor is not None:
+        async with state.db.read_session() as session:
+            items, next_cursor = await history.continue_watching(
+                session, user_id, viewer, cursor=cursor, limit=limit
+            )
+        return json_response({"viewer_id": viewer, "items": items, "next_cursor": next_cursor})
+
+    async def load() -> dict[str, Any]:
+        async with state.db.read_session() as session:
+            rows, more = await history.continue_watching(
+                session, user_id, viewer, cursor=None, limit=cached.FIRST_PAGE
+            )
+        return {"items": rows, "more": more is not None}
+
+    first = await cached.read(state, cached.continue_key(user_id, viewer), load)
+    items, next_cursor = cached.first_page(first, limit, "watched_at", "video_id")
+    return json_response({"viewer_id": viewer, "items": items, "next_cursor": next_cursor})
+
+
+@router.delete(
+    "/continue-watching/{video_id}",
+    status_code=204,
+    summary="Dismiss a video from continue watching; its resume point is kept",
+    responses=problem_responses(401, 404, 422),
+)
+async def dismiss(
+    user_id: UserId, video_id: VideoPath, uow: Writer, _: Owner, viewer: ViewerParam = DEFAULT
+) -> Response:
+    await history.dismiss(uow.session, user_id, viewer, video_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/resume/{video_id}",
+    response_model=ResumePoint,
+    summary="Where the viewer is in a video (the player's first call; cached)",
+    responses=problem_responses(401, 404, 422),
+)
+async def get_resume_point(
+    request: Request,
+    user_id: UserId,
+    video_id: VideoPath,
+    _: Owner,
+    viewer: ViewerParam = DEFAULT,
+) -> Response:
+    state = request.app.state
+
+    async def load() -> dict[str, Any]:
+        async with state.db.read_session() as session:
+            point = await history.resume_point(session, user_id, viewer, video_id)
+        return {"point": point}
+
+    found = await cached.read(state, cached.resume_key(user_id, viewer, video_id), load)
+    if found["point"] is None:
+        raise not_found("resume point")
+    return json_response(found["point"])
