@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= auto
 
-.PHONY: serve test lint format bench-profiles-read clean
+.PHONY: serve test lint format bench-profiles-read bench-media-history clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "profilestore needs Python >= 3.11"'
@@ -34,6 +34,9 @@ format: $(STAMP)
 
 bench-profiles-read: $(STAMP)
 	$(BIN)/python bench/profiles_read.py
+
+bench-media-history: $(STAMP)
+	$(BIN)/python bench/media_history.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

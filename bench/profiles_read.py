@@ -230,9 +230,11 @@ def start_profilestore(
     cached: bool = False,
     gc_freeze: bool = True,
     granian: bool = False,
+    extra_env: dict[str, str] | None = None,
 ) -> Server:
     """profilestore on the benchmark's database. Several workers need Redis (presence and
-    cache invalidations); ``cached=False`` turns the read cache off (the uncached read)."""
+    cache invalidations); ``cached=False`` turns the read cache off (the uncached read);
+    ``extra_env`` adds or overrides settings (other benchmarks: e.g. the service role's quota)."""
     port = free_port()
     env = base_env() | {
         "PROFILESTORE_DATABASE_URL": url,
@@ -251,6 +253,7 @@ def start_profilestore(
         "PROFILESTORE_GC_FREEZE": "true" if gc_freeze else "false",
         "PROFILESTORE_SERVE_WORKERS": str(workers),
     }
+    env.update(extra_env or {})
     if granian:
         command = [
             str(BIN / "granian"),
@@ -1258,6 +1261,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def mint_token(subject: str = "bench", role: str = "admin") -> str:
+    """A bearer token the servers accept (HS256 with ``JWT_SECRET``), for ``role``."""
+    claims = {"sub": subject, "role": role, "iat": int(time.time()), "exp": 4_102_444_800}
+    return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+
+
 @contextlib.contextmanager
 def terminate_on_sigterm() -> Iterator[None]:
     """SIGTERM to the benchmark unwinds like Ctrl-C, so the finally clauses clean up."""
@@ -1305,11 +1314,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  migrated and loaded in {load_seconds:.1f}s; wrk picks from {len(ids):,} ids")
             ids_file = workdir / "ids.txt"
             ids_file.write_text("".join(f"{user_id}\n" for user_id in ids))
-            token = jwt.encode(
-                {"sub": "bench", "role": "admin", "iat": int(time.time()), "exp": 4_102_444_800},
-                JWT_SECRET,
-                algorithm="HS256",
-            )
+            token = mint_token()
             return run_benchmark(
                 args, wrk, postgraphile, stamp, db_name, dsn, url, ids, token, workdir, servers
             )

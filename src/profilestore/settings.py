@@ -195,6 +195,13 @@ class Settings(BaseSettings):
     )
     relay_batch_size: int = Field(100, ge=1, le=5000)
     relay_poll_seconds: float = Field(0.25, gt=0, le=60)
+    relay_linger_seconds: float = Field(
+        0.005,
+        ge=0,
+        le=1,
+        description="After a commit wakes the relay, wait this long for more (batches events "
+        "under write load; 0: publish at once).",
+    )
     relay_lease_seconds: float = Field(15.0, ge=1, le=600)
     relay_backoff_max_seconds: float = Field(30.0, ge=0.1, le=3600)
     outbox_retention_seconds: float = Field(7 * 86400, ge=60)

@@ -86,6 +86,22 @@ async def test_read_through_fills_both_tiers_and_counts(prefix: str) -> None:
     await cache.close()
 
 
+async def test_a_read_may_set_its_own_time_to_live(prefix: str) -> None:
+    """Media reads keep their entries PROFILESTORE_MEDIA_CACHE_TTL_SECONDS, not the cache's."""
+    cache = process_cache(REDIS_URL, prefix)
+    assert cache.shared is not None
+
+    async def load() -> bytes:
+        return b"page"
+
+    await cache.read("watchlist:u:default", load, ttl_seconds=7)
+    await cache.read("profiles:u", load)
+    redis = cache.shared.redis
+    assert 0 < await redis.pttl(prefix + "watchlist:u:default") <= 7000
+    assert 7000 < await redis.pttl(prefix + "profiles:u") <= 60_000
+    await cache.close()
+
+
 async def _load_many(keys: list[str]) -> dict[str, bytes]:
     return {key: key.split(":")[1].encode() + b"-loaded" for key in keys}
 

@@ -80,3 +80,45 @@ def test_changes_are_seen_by_every_worker_at_once(tmp_path: Path, redis_prefix: 
         assert hidden == [404] * CHECKS
         names = [httpx.get(profile, headers=SERVICE).json()["display_name"] for _ in range(CHECKS)]
         assert names == ["Renamed"] * CHECKS
+
+
+@pytest.mark.slow
+def test_media_reads_are_never_stale_across_workers(tmp_path: Path, redis_prefix: str) -> None:
+    """Watchlist, continue-watching and resume reads are cached in both workers' near caches and
+    in Redis; each write, through either worker, is seen by the next read through any."""
+    env = service_env(
+        data_dir=str(tmp_path / "var"),
+        jwt_secret=TEST_SECRET,
+        redis_url=REDIS_URL,
+        cache_prefix=redis_prefix,
+        rate_limit_enabled="false",
+    )
+    with running_server(env, tmp_path, extra_args=["--workers", "2"]) as (base, _):
+        user = uuid.uuid4()
+        me = bearer(user)
+        root = f"{base}/v1/profiles/{user}"
+        assert httpx.put(root, json={"username": f"m{user.hex[:10]}"}, headers=me).is_success
+        watchlist: list[str] = []
+        positions: dict[str, float] = {}
+        for step in range(40):
+            video = f"v{step % 6}"
+            if step % 3 == 0:
+                if video in watchlist:
+                    assert httpx.delete(f"{root}/watchlist/{video}", headers=me).status_code == 204
+                    watchlist.remove(video)
+                else:
+                    added = httpx.post(f"{root}/watchlist", json={"video_id": video}, headers=me)
+                    assert added.status_code == 201
+                    watchlist.insert(0, video)
+            else:
+                positions[video] = step * 10.0
+                body = {"video_id": video, "position_seconds": step * 10, "duration_seconds": 1000}
+                assert httpx.post(f"{root}/history", json=body, headers=me).json()["applied"]
+            for _ in range(3):  # fresh connections: either worker answers
+                listed = httpx.get(f"{root}/watchlist", headers=me).json()["items"]
+                assert [item["video_id"] for item in listed] == watchlist, step
+                resume = httpx.get(f"{root}/resume/{video}", headers=me)
+                if video in positions:
+                    assert resume.json()["position_seconds"] == positions[video], step
+                rows = httpx.get(f"{root}/continue-watching", headers=me).json()["items"]
+                assert {row["video_id"]: row["position_seconds"] for row in rows} == positions

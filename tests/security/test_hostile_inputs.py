@@ -123,7 +123,8 @@ PARAMETERS = _parameters()
 
 @pytest.fixture
 async def seeded(client: httpx.AsyncClient) -> dict[str, str]:
-    """A user with a profile, a contact, a block and an address: path ids that exist."""
+    """A user with a profile, a contact, a block, an address, a viewer, a watchlist item, a
+    history entry and a rating: path ids that exist."""
     user, friend, blocked = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     for who in (user, friend, blocked):
         body = {"username": f"h{who.hex[:10]}"}
@@ -136,11 +137,21 @@ async def seeded(client: httpx.AsyncClient) -> dict[str, str]:
         json={"kind": "shipping", "lines": ["1 Main St"], "city": "Berlin", "country": "DE"},
         headers=me,
     )
+    media = f"/v1/profiles/{user}"
+    viewer = await client.post(f"{media}/viewers", json={"name": "Kid"}, headers=me)
+    video = "seed.video:1"
+    await client.post(f"{media}/watchlist", json={"video_id": video}, headers=me)
+    beat = {"video_id": video, "position_seconds": 60, "duration_seconds": 600}
+    entry = await client.post(f"{media}/history", json=beat, headers=me)
+    await client.put(f"{media}/ratings/{video}", json={"stars": 4, "review": "ok"}, headers=me)
     return {
         "user_id": str(user),
         "contact_user_id": str(friend),
         "blocked_user_id": str(blocked),
         "address_id": address.json()["id"],
+        "viewer_id": viewer.json()["viewer_id"],
+        "video_id": video,
+        "entry_id": entry.json()["entry_id"],
     }
 
 

@@ -58,6 +58,16 @@ def test_entries_expire_and_the_size_is_bounded() -> None:
     assert cache.get("d") is None
 
 
+def test_a_fill_may_ask_for_a_shorter_life_only() -> None:
+    cache = near(ttl=0.2)
+    cache.fill("short", b"s", cache.ticket(), ttl_seconds=0.02)
+    cache.fill("long", b"l", cache.ticket(), ttl_seconds=60)
+    time.sleep(0.05)
+    assert cache.get("short") is None and cache.get("long") == b"l"
+    time.sleep(0.2)
+    assert cache.get("long") is None  # capped at the near cache's own time to live
+
+
 def test_a_slow_read_is_not_cached() -> None:
     cache = NearCache(10, 60.0, guard_seconds=0.01)
     ticket = cache.ticket()

@@ -86,7 +86,10 @@ class NearCache:
     def ticket(self) -> tuple[int, float]:
         return self._sequence, time.monotonic()
 
-    def fill(self, key: str, value: bytes, ticket: tuple[int, float]) -> bool:
+    def fill(
+        self, key: str, value: bytes, ticket: tuple[int, float], ttl_seconds: float | None = None
+    ) -> bool:
+        """Keep ``value`` for this cache's time to live, or ``ttl_seconds`` if shorter."""
         sequence, started = ticket
         now = time.monotonic()
         if self.bypassed or sequence < self._flushed_at or now - started > self._guard_seconds:
@@ -94,7 +97,8 @@ class NearCache:
         dropped = self._dropped.get(key)
         if dropped is not None and dropped[0] > sequence:
             return False
-        self._entries[key] = (now + self.ttl_seconds, value)
+        ttl = self.ttl_seconds if ttl_seconds is None else min(self.ttl_seconds, ttl_seconds)
+        self._entries[key] = (now + ttl, value)
         self._entries.move_to_end(key)
         if len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
@@ -168,8 +172,8 @@ class Cache:
         self, key: str, load: Loader, *, ttl_seconds: float | None = None
     ) -> tuple[bytes | None, bool]:
         """The value of ``key`` and whether it came from the cache; ``load`` on a miss (a None
-        it returns is not cached). ``ttl_seconds``: how long the shared tier keeps it (default:
-        the cache's)."""
+        it returns is not cached). ``ttl_seconds``: how long it is kept (default: the cache's;
+        a near tier keeps it no longer than its own time to live)."""
         near = self.near
         if near is not None and not near.bypassed:
             value = near.get(key)
@@ -242,7 +246,7 @@ class Cache:
             if not await self.shared.fill(key, value, ttl, shared_ticket):
                 return  # dropped since the miss: the value read may be stale
         if self.near is not None and near_ticket is not None:
-            self.near.fill(key, value, near_ticket)
+            self.near.fill(key, value, near_ticket, ttl_seconds)
 
     def _miss_kind(self, shared_ticket: int | None) -> str:
         """``miss`` when a tier was asked and had nothing; ``bypass`` when none could be."""

@@ -7,13 +7,14 @@ from profilestore.platform.registry import Domain
 
 
 def descriptor() -> Domain:
-    from profilestore.domains.media import api, history_api, ratings_api, viewers
+    from profilestore.domains.media import api, fast, history_api, ratings_api, viewers
 
     return Domain(
         name="media",
         routers=(api.router, history_api.router, ratings_api.router),
         models=("profilestore.domains.media.models",),
         user_deleted=viewers.user_deleted,
+        fast_reads=fast.FAST_READS,
         example_bodies={
             "ViewerWrite": {"name": "pwned"},
             "WatchlistAdd": {"video_id": "pwned-video"},

@@ -65,29 +65,92 @@ async def _viewer_ids(session: AsyncSession, user_id: uuid.UUID) -> list[str]:
     return sorted({DEFAULT_VIEWER, *(await session.execute(statement)).scalars()})
 
 
-async def read(
-    state: Any, key: str, load: Callable[[], Awaitable[dict[str, Any]]]
-) -> dict[str, Any]:
-    """The decoded value of ``key``, through the cache (media TTL); ``load`` on a miss (an
-    exception it raises, such as an unknown viewer's 404, is not cached)."""
+SEPARATOR = b"\x1f"
+"""Between the parts of a list entry: JSON escapes control characters, so no body holds it."""
+DEFAULT_LIMIT = 20
+"""The page size of a list read without ``limit``."""
 
-    async def encoded() -> bytes:
-        return dumps(await load())
-
-    value, _ = await state.cache.read(
-        key, encoded, ttl_seconds=state.settings.media_cache_ttl_seconds
-    )
-    found: dict[str, Any] = orjson.loads(value or b"{}")
-    return found
+Pager = Callable[..., Awaitable[tuple[list[dict[str, Any]], str | None]]]
+"""``pager(session, cursor=..., limit=...)``: one newest-first page and the next cursor."""
 
 
-def first_page(
-    cached_page: dict[str, Any], limit: int, when: str, tie: str
+async def _read(state: Any, key: str, load: Callable[[], Awaitable[bytes]]) -> tuple[bytes, bool]:
+    """The entry of ``key`` and whether it was a hit, through the cache (media TTL); ``load``
+    on a miss (an exception it raises, such as an unknown viewer's 404, is not cached)."""
+    ttl = state.settings.media_cache_ttl_seconds
+    value, hit = await state.cache.read(key, load, ttl_seconds=ttl)
+    return value or b"", hit
+
+
+def _answer(viewer_id: str, items: list[dict[str, Any]], next_cursor: str | None) -> bytes:
+    return dumps({"viewer_id": viewer_id, "items": items, "next_cursor": next_cursor})
+
+
+async def page_body(
+    state: Any,
+    key: str,
+    pager: Pager,
+    *,
+    viewer_id: str,
+    cursor: str | None,
+    limit: int,
+    when: str,
+    tie: str,
+) -> tuple[bytes, bool]:
+    """The encoded answer of a newest-first list read, and whether the cache answered it.
+
+    The first page is cached under ``key`` as one entry: its first ``FIRST_PAGE`` rows (cut
+    to any ``limit``; ``when`` and ``tie`` name the fields of its cursor) and the answer to the
+    plain read (``DEFAULT_LIMIT``) already encoded, so that read costs no JSON work. Later
+    pages are read from the database."""
+    if cursor is not None:
+        async with state.db.read_session() as session:
+            items, next_cursor = await pager(session, cursor=cursor, limit=limit)
+        return _answer(viewer_id, items, next_cursor), False
+
+    async def load() -> bytes:
+        async with state.db.read_session() as session:
+            rows, more = await pager(session, cursor=None, limit=FIRST_PAGE)
+        first = {"items": rows, "more": more is not None}
+        plain = _answer(viewer_id, *_cut(rows, more is not None, DEFAULT_LIMIT, when, tie))
+        return dumps(first) + SEPARATOR + plain
+
+    entry, hit = await _read(state, key, load)
+    first, plain = entry.split(SEPARATOR)
+    if limit == DEFAULT_LIMIT:
+        return plain, hit
+    cached_page = orjson.loads(first)
+    return _answer(
+        viewer_id, *_cut(cached_page["items"], cached_page["more"], limit, when, tie)
+    ), hit
+
+
+def _cut(
+    rows: list[dict[str, Any]], more: bool, limit: int, when: str, tie: str
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """The first ``limit`` items of a cached first page, and the cursor after them."""
-    rows: list[dict[str, Any]] = cached_page["items"]
+    """The first ``limit`` of a first page's rows, and the cursor after them."""
     items = rows[:limit]
-    if len(rows) <= limit and not cached_page["more"]:
+    if len(rows) <= limit and not more:
         return items, None
     last = items[-1]
-    return items, encode_position(dt.datetime.fromisoformat(last[when]), str(last[tie]))
+    at = last[when]
+    moment = at if isinstance(at, dt.datetime) else dt.datetime.fromisoformat(at)
+    return items, encode_position(moment, str(last[tie]))
+
+
+async def resume_body(
+    state: Any, key: str, load: Callable[[], Awaitable[dict[str, Any] | None]]
+) -> tuple[bytes | None, bool]:
+    """The encoded resume point (None: there is none; that is cached too), and whether the
+    cache answered."""
+
+    async def encoded() -> bytes:
+        point = await load()
+        return dumps(point) if point is not None else ABSENT
+
+    entry, hit = await _read(state, key, encoded)
+    return (entry if entry != ABSENT else None), hit
+
+
+ABSENT = b"-"
+"""The entry of a video the viewer has no resume point of."""

@@ -13,6 +13,8 @@ from profilestore.platform.events.outbox import emit
 PREFIX = "profilestore.media."
 WATCHLIST_UPDATED = PREFIX + "WatchlistUpdated"
 HISTORY_UPDATED = PREFIX + "HistoryUpdated"
+HISTORY_REMOVED = PREFIX + "HistoryRemoved"
+DISMISSED = PREFIX + "ContinueWatchingDismissed"
 VIDEO_RATED = PREFIX + "VideoRated"
 VIEWER_CHANGED = PREFIX + "ViewerChanged"
 
@@ -60,6 +62,33 @@ def history_updated(
         progress=progress,
         completed=completed,
     )
+
+
+def history_removed(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    viewer_id: str,
+    *,
+    entry_id: uuid.UUID | None = None,
+    video_id: str | None = None,
+) -> None:
+    """One history entry removed (``entry_id``, ``video_id``), or, with neither, the viewer's
+    whole history and resume points cleared (``scope``: entry or all)."""
+    scope = "entry" if entry_id is not None else "all"
+    _emit(
+        session,
+        HISTORY_REMOVED,
+        user_id,
+        "history",
+        viewer_id=viewer_id,
+        scope=scope,
+        entry_id=str(entry_id) if entry_id is not None else None,
+        video_id=video_id,
+    )
+
+
+def dismissed(session: AsyncSession, user_id: uuid.UUID, viewer_id: str, video_id: str) -> None:
+    _emit(session, DISMISSED, user_id, "history", viewer_id=viewer_id, video_id=video_id)
 
 
 def video_rated(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from profilestore.domains.media import cached, events
 from profilestore.domains.media.checks import lock_for_write, require_viewer
 from profilestore.domains.media.models import HistoryEntry, ResumePoint
-from profilestore.domains.media.schemas import Beat
+from profilestore.domains.media.schemas import POSITION_SLACK_SECONDS, Beat
 from profilestore.platform.db import utcnow
 from profilestore.platform.errors import invalid
 from profilestore.platform.pagination import newest_first_page
@@ -65,11 +65,14 @@ async def beat(
     watched_at = data.watched_at or now
     if watched_at > now + FUTURE_SKEW:
         raise invalid("body.watched_at", "is more than 5 minutes ahead of the server", "future")
+    if data.position_seconds > data.duration_seconds + POSITION_SLACK_SECONDS:
+        limit = f"duration_seconds + {POSITION_SLACK_SECONDS:g}"
+        raise invalid("body.position_seconds", f"must not be past {limit}", "past_end")
     await lock_for_write(session, user_id, viewer_id)
     point = await _point(session, user_id, viewer_id, data.video_id)
     if point is not None and _already_applied(point, data, watched_at):
         return {**point_dict(point), "applied": False}
-    if data.entry_id is not None and await _entry_taken(session, user_id, data):
+    if data.entry_id is not None and await _entry_taken(session, user_id, viewer_id, data):
         return {**point_dict(point), "applied": False} if point else _refuse_entry_id()
     progress = min(data.position_seconds / data.duration_seconds, 1.0)
     completed = progress >= settings.media_completion_ratio
@@ -137,20 +140,24 @@ def _event_due(point: ResumePoint, now: dt.datetime, completion: bool, every: fl
     return (now - point.last_event_at).total_seconds() >= every
 
 
-async def _entry_taken(session: AsyncSession, user_id: uuid.UUID, data: Beat) -> bool:
+async def _entry_taken(
+    session: AsyncSession, user_id: uuid.UUID, viewer_id: str, data: Beat
+) -> bool:
     """Whether ``data.entry_id`` already names a history entry (the beat that opened it was
     applied: this is a retry)."""
-    statement = select(HistoryEntry.video_id).where(
+    statement = select(HistoryEntry.viewer_id, HistoryEntry.video_id).where(
         HistoryEntry.user_id == user_id, HistoryEntry.entry_id == data.entry_id
     )
-    found = (await session.execute(statement)).scalar_one_or_none()
-    if found is not None and found != data.video_id:
+    found = (await session.execute(statement)).first()
+    if found is not None and (found.viewer_id, found.video_id) != (viewer_id, data.video_id):
         _refuse_entry_id()
     return found is not None
 
 
 def _refuse_entry_id() -> dict[str, Any]:
-    raise invalid("body.entry_id", "already names a history entry of another video", "taken")
+    raise invalid(
+        "body.entry_id", "already names a history entry of another video or viewer", "taken"
+    )
 
 
 async def _open_entry(
@@ -229,11 +236,13 @@ async def dismiss(session: AsyncSession, user_id: uuid.UUID, viewer_id: str, vid
             ResumePoint.user_id == user_id,
             ResumePoint.viewer_id == viewer_id,
             ResumePoint.video_id == video_id,
+            ResumePoint.dismissed.is_(False),
         )
         .values(dismissed=True)
     )
-    await session.execute(statement)
-    cached.mark_progress_stale(session, user_id, viewer_id, video_id)
+    if (await session.execute(statement)).rowcount:  # type: ignore[attr-defined]
+        cached.mark_progress_stale(session, user_id, viewer_id, video_id)
+        events.dismissed(session, user_id, viewer_id, video_id)
 
 
 async def history(
@@ -270,13 +279,18 @@ async def delete_entry(
 ) -> None:
     """Idempotent. The video's resume point stays (``DELETE .../history`` clears both)."""
     await lock_for_write(session, user_id, viewer_id)
-    await session.execute(
-        delete(HistoryEntry).where(
+    statement = (
+        delete(HistoryEntry)
+        .where(
             HistoryEntry.user_id == user_id,
             HistoryEntry.viewer_id == viewer_id,
             HistoryEntry.entry_id == entry_id,
         )
+        .returning(HistoryEntry.video_id)
     )
+    video_id = (await session.execute(statement)).scalar_one_or_none()
+    if video_id is not None:
+        events.history_removed(session, user_id, viewer_id, entry_id=entry_id, video_id=video_id)
 
 
 async def clear(session: AsyncSession, user_id: uuid.UUID, viewer_id: str) -> None:
@@ -291,3 +305,4 @@ async def clear(session: AsyncSession, user_id: uuid.UUID, viewer_id: str) -> No
             delete(table).where(table.user_id == user_id, table.viewer_id == viewer_id)
         )
     cached.mark_progress_stale(session, user_id, viewer_id, *videos)
+    events.history_removed(session, user_id, viewer_id)

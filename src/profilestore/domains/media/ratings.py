@@ -4,10 +4,11 @@ read of the aggregate never scans ratings."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,9 +20,12 @@ from profilestore.domains.profiles import public as profiles
 from profilestore.platform import registry
 from profilestore.platform.conditional import check_if_match_tag, etag
 from profilestore.platform.db import utcnow
-from profilestore.platform.pagination import newest_first_page
+from profilestore.platform.errors import invalid
+from profilestore.platform.pagination import decode_position, encode_position, newest_first_page
 
 STARS = (1, 2, 3, 4, 5)
+_MOST_LISTED = 1000
+"""Bound of a reviews cursor's count (reviews of one instant by one account: one a viewer)."""
 _RATING_FIELDS = (
     "user_id",
     "viewer_id",
@@ -74,6 +78,8 @@ async def put_rating(
     rating = await _get(session, user_id, viewer_id, video_id)
     current = rating_dict(rating) if rating is not None else None
     check_if_match_tag(session, if_match, rating_tag(current))
+    if current is not None and _same(current, data):
+        return current, False  # nothing changed: no new version, no event
     now = utcnow()
     previous = rating.stars if rating is not None else None
     if rating is None:
@@ -86,7 +92,7 @@ async def put_rating(
         )
         session.add(rating)
     rating.stars = data.stars
-    rating.review = data.review
+    rating.review = data.review or None  # a blank review (trimmed to "") is no review
     rating.spoiler = data.spoiler
     rating.updated_at = now
     rating.version += 1
@@ -105,6 +111,11 @@ async def put_rating(
         action=action,
     )
     return rating_dict(rating), previous is None
+
+
+def _same(current: dict[str, Any], data: RatingWrite) -> bool:
+    wanted = {"stars": data.stars, "review": data.review or None, "spoiler": data.spoiler}
+    return all(current[name] == value for name, value in wanted.items())
 
 
 def _moved(previous: int, stars: int) -> dict[int, int]:
@@ -155,16 +166,28 @@ async def list_ratings(
 
 
 async def remove_all(session: AsyncSession, user_id: uuid.UUID, viewer_id: str | None) -> None:
-    """Delete the ratings of one viewer (None: all of the account's), correcting aggregates."""
-    statement = select(Rating.video_id, Rating.stars).where(Rating.user_id == user_id)
+    """Delete the ratings of one viewer (None: all of the account's), correcting aggregates;
+    each is a ``VideoRated`` ``removed`` event (consumers keeping their own aggregates)."""
+    statement = select(Rating.viewer_id, Rating.video_id, Rating.stars).where(
+        Rating.user_id == user_id
+    )
     deletion = delete(Rating).where(Rating.user_id == user_id)
     if viewer_id is not None:
         statement = statement.where(Rating.viewer_id == viewer_id)
         deletion = deletion.where(Rating.viewer_id == viewer_id)
     changes: dict[str, dict[int, int]] = {}
-    for video_id, stars in await session.execute(statement):
+    for rated_by, video_id, stars in await session.execute(statement):
         by_stars = changes.setdefault(video_id, {})
         by_stars[stars] = by_stars.get(stars, 0) - 1
+        events.video_rated(
+            session,
+            user_id,
+            rated_by,
+            video_id,
+            stars=None,
+            previous_stars=stars,
+            action="removed",
+        )
     await session.execute(deletion)
     for video_id in sorted(changes):  # one order for every writer: no deadlock between two
         await _adjust(session, video_id, changes[video_id])
@@ -208,15 +231,43 @@ async def reviews(
     limit: int,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Ratings of ``video_id`` with a review, newest first, each with its author's public
-    profile; authors ``viewer`` may not see (who block them) are left out."""
-    statement = select(Rating).where(
+    profile; authors ``viewer`` may not see (who block them) are left out.
+
+    An account's viewers each have their own rating, so ``(updated_at, user_id)`` does not
+    name one review: rows of one instant and author are ordered by viewer, and the cursor
+    says how many of that group were already listed (it carries no viewer id, which is the
+    author's private data)."""
+    conditions = [
         Rating.video_id == video_id,
         Rating.review.is_not(None),
         *registry.viewer_filters(Rating.user_id, viewer),
+    ]
+    after: tuple[dt.datetime, uuid.UUID] | None = None
+    listed = 0
+    if cursor is not None:
+        when, author, listed = _review_position(cursor)
+        after = (when, author)
+        conditions.append(
+            or_(
+                Rating.updated_at < when,
+                and_(Rating.updated_at == when, Rating.user_id <= author),
+            )
+        )
+    statement = (
+        select(Rating)
+        .where(*conditions)
+        .order_by(Rating.updated_at.desc(), Rating.user_id.desc(), Rating.viewer_id.desc())
+        .offset(listed)
+        .limit(limit + 1)
     )
-    rows, next_cursor = await newest_first_page(
-        session, statement, Rating.updated_at, Rating.user_id, cursor=cursor, limit=limit
-    )
+    found = list((await session.execute(statement)).scalars())
+    rows = found[:limit]
+    next_cursor = None
+    if len(found) > limit:
+        last = (rows[-1].updated_at, rows[-1].user_id)
+        same = sum(1 for row in rows if (row.updated_at, row.user_id) == last)
+        same += listed if last == after else 0
+        next_cursor = encode_position(last[0], f"{last[1]}:{same}")
     authors = await profiles.embedded_profiles(
         session, list({row.user_id for row in rows}), viewer=viewer
     )
@@ -233,3 +284,20 @@ async def reviews(
         if row.user_id in authors
     ]
     return items, next_cursor
+
+
+def _review_position(cursor: str) -> tuple[dt.datetime, uuid.UUID, int]:
+    """A reviews cursor: the last review's instant and author, and how many reviews of that
+    instant and author were listed."""
+    when, tie = decode_position(cursor)
+    author, _, count = tie.partition(":")
+    try:
+        return when, uuid.UUID(author), _listed_count(count)
+    except ValueError:
+        raise invalid("query.cursor", "not a cursor from this API", "cursor") from None
+
+
+def _listed_count(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) <= _MOST_LISTED:
+        raise ValueError(text)
+    return int(text)

@@ -117,13 +117,16 @@ async def patch_viewer(
     check_if_match_tag(session, if_match, viewer_tag(current))
     model = DefaultViewerWrite if viewer_id == DEFAULT_VIEWER else ViewerWrite
     data = patched(model, {name: current[name] for name in FIELDS}, patch)
+    changes = {k: v for k, v in data.columns().items() if v != current[k]}
+    if not changes:
+        return current  # nothing changed: no new version, no event
     if data.name is not None:
         await _ensure_name_free(session, user_id, data.name, exclude=viewer_id)
     now = utcnow()
     if row is None:  # the default viewer's first change
         row = Viewer(user_id=user_id, viewer_id=viewer_id, created_at=now, version=0)
         session.add(row)
-    for name, value in data.columns().items():
+    for name, value in {**{k: current[k] for k in FIELDS}, **changes}.items():
         setattr(row, name, value)
     row.updated_at = now
     row.version += 1
@@ -141,9 +144,10 @@ async def delete_viewer(
     if not await profiles.lock_owner(session, user_id):
         raise not_found("profile")
     row = await _row(session, user_id, viewer_id)
+    current = viewer_tag(viewer_dict(user_id, row)) if row is not None else None
+    check_if_match_tag(session, if_match, current)
     if row is None:
         return False
-    check_if_match_tag(session, if_match, viewer_tag(viewer_dict(user_id, row)))
     await remove_media(session, user_id, viewer_id)
     await session.execute(
         delete(Viewer).where(Viewer.user_id == user_id, Viewer.viewer_id == viewer_id)
@@ -173,13 +177,11 @@ async def user_deleted(session: AsyncSession, user_id: uuid.UUID) -> None:
 async def _ensure_name_free(
     session: AsyncSession, user_id: uuid.UUID, name: str, *, exclude: str
 ) -> None:
-    """409 if another viewer of the account (not ``exclude``) has ``name`` (any case)."""
-    statement = select(Viewer.viewer_id).where(
-        Viewer.user_id == user_id,
-        func.lower(Viewer.name) == name.lower(),
-        Viewer.viewer_id != exclude,
-    )
-    if (await session.execute(statement)).first() is not None:
+    """409 if another viewer of the account (not ``exclude``) has ``name`` in any case (an
+    account has a handful of viewers: their names are compared here)."""
+    statement = select(Viewer.name).where(Viewer.user_id == user_id, Viewer.viewer_id != exclude)
+    taken = {other.casefold() for other in (await session.execute(statement)).scalars() if other}
+    if name.casefold() in taken:  # in Python: SQLite's lower() folds ASCII only
         raise ProblemError(
             409, "viewer-name-taken", "Another viewer of this account has this name."
         )

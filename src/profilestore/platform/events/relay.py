@@ -16,10 +16,11 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import structlog
 from prometheus_client import start_http_server
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from profilestore.platform.db import Database, utcnow
@@ -57,11 +58,26 @@ class FeedOnlyPublisher:
 class RelayConfig:
     batch_size: int = 100
     poll_seconds: float = 0.25
+    linger_seconds: float = 0.005
+    """After a wake-up, wait this long for more commits: under write load a batch then carries
+    many events instead of one (each batch costs a few round trips)."""
     lease_seconds: float = 15.0
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
     retention_seconds: float = 7 * 86400
     prune_every_seconds: float = 60.0
+
+
+_OUTBOX = cast(Table, OutboxRow.__table__)
+_MARK_PUBLISHED = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.position == bindparam("at_position"),
+        _OUTBOX.c.published_at.is_(None),
+    )
+    .values(published_seq=bindparam("seq"))
+)
+"""One statement run for every row of a batch (executemany: one round trip per batch)."""
 
 
 class Relay:
@@ -147,12 +163,11 @@ class Relay:
                 return 0
             last = (await session.execute(select(func.max(OutboxRow.published_seq)))).scalar()
             now = utcnow()
-            for offset, position in enumerate(positions, start=1):
-                await session.execute(
-                    update(OutboxRow)
-                    .where(OutboxRow.position == position, OutboxRow.published_at.is_(None))
-                    .values(published_at=now, published_seq=(last or 0) + offset)
-                )
+            marks = [
+                {"at_position": position, "seq": (last or 0) + offset}
+                for offset, position in enumerate(positions, start=1)
+            ]
+            await session.execute(_MARK_PUBLISHED.values(published_at=now), marks)
             await session.commit()
         return len(positions)
 
@@ -175,6 +190,8 @@ class Relay:
         )
         for task in (wake, halt):
             task.cancel()
+        if wake.done() and not halt.done() and self.config.linger_seconds:
+            await _wait(stop, self.config.linger_seconds)
         self.wakeup.clear()
 
     async def _disconnect(self) -> None:
@@ -234,6 +251,7 @@ def relay_config(settings: Settings) -> RelayConfig:
     return RelayConfig(
         batch_size=settings.relay_batch_size,
         poll_seconds=settings.relay_poll_seconds,
+        linger_seconds=settings.relay_linger_seconds,
         lease_seconds=settings.relay_lease_seconds,
         backoff_max=settings.relay_backoff_max_seconds,
         retention_seconds=settings.outbox_retention_seconds,
