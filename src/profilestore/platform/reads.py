@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
-from sqlalchemy import Select
+from sqlalchemy import Float, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -89,10 +89,20 @@ def _compile(statement: Select[Any], dialect: Dialect) -> _DriverQuery | None:
         for bind in (binds[name] for name in order)
     )
     columns = tuple(
-        (str(column.key), column.type.dialect_impl(dialect).result_processor(dialect, None))
+        (str(column.key), _result_processor(column.type, dialect))
         for column in statement.selected_columns
     )
     return _DriverQuery(str(compiled), parameters, columns)
+
+
+def _result_processor(column_type: Any, dialect: Dialect) -> Processor:
+    """The column type's converter of driver values. Floats need none: asyncpg returns
+    ``float8`` as a float (and SQLAlchemy's asyncpg float processor wants the server's type
+    code, which a statement compiled ahead of time does not have)."""
+    if isinstance(column_type, Float) and not column_type.asdecimal:
+        return None
+    processor: Processor = column_type.dialect_impl(dialect).result_processor(dialect, None)
+    return processor
 
 
 class PreparedRead:

@@ -169,11 +169,13 @@ async def watchlist_body(
     """The encoded watchlist page (and whether the cache answered): the route's and the fast
     read's one source."""
     pager = partial(watchlist.page, user_id=user_id, viewer_id=viewer)
+    first = partial(watchlist.first_page, state.db, user_id, viewer)
     key = cached.watchlist_key(user_id, viewer)
     return await cached.page_body(
         state,
         key,
         pager,
+        first,
         viewer_id=viewer,
         cursor=cursor,
         limit=limit,

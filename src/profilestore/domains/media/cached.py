@@ -72,6 +72,8 @@ DEFAULT_LIMIT = 20
 
 Pager = Callable[..., Awaitable[tuple[list[dict[str, Any]], str | None]]]
 """``pager(session, cursor=..., limit=...)``: one newest-first page and the next cursor."""
+FirstPage = Callable[[], Awaitable[tuple[list[dict[str, Any]], bool]]]
+"""The first ``FIRST_PAGE`` rows and whether more follow (what the cache keeps)."""
 
 
 async def _read(state: Any, key: str, load: Callable[[], Awaitable[bytes]]) -> tuple[bytes, bool]:
@@ -90,6 +92,7 @@ async def page_body(
     state: Any,
     key: str,
     pager: Pager,
+    first: FirstPage,
     *,
     viewer_id: str,
     cursor: str | None,
@@ -99,7 +102,8 @@ async def page_body(
 ) -> tuple[bytes, bool]:
     """The encoded answer of a newest-first list read, and whether the cache answered it.
 
-    The first page is cached under ``key`` as one entry: its first ``FIRST_PAGE`` rows (cut
+    The first page is cached under ``key`` as one entry (``first`` reads it on a miss): its
+    first ``FIRST_PAGE`` rows (cut
     to any ``limit``; ``when`` and ``tie`` name the fields of its cursor) and the answer to the
     plain read (``DEFAULT_LIMIT``) already encoded, so that read costs no JSON work. Later
     pages are read from the database."""
@@ -109,20 +113,16 @@ async def page_body(
         return _answer(viewer_id, items, next_cursor), False
 
     async def load() -> bytes:
-        async with state.db.read_session() as session:
-            rows, more = await pager(session, cursor=None, limit=FIRST_PAGE)
-        first = {"items": rows, "more": more is not None}
-        plain = _answer(viewer_id, *_cut(rows, more is not None, DEFAULT_LIMIT, when, tie))
-        return dumps(first) + SEPARATOR + plain
+        rows, more = await first()
+        plain = _answer(viewer_id, *_cut(rows, more, DEFAULT_LIMIT, when, tie))
+        return dumps({"items": rows, "more": more}) + SEPARATOR + plain
 
     entry, hit = await _read(state, key, load)
-    first, plain = entry.split(SEPARATOR)
+    whole, plain = entry.split(SEPARATOR)
     if limit == DEFAULT_LIMIT:
         return plain, hit
-    cached_page = orjson.loads(first)
-    return _answer(
-        viewer_id, *_cut(cached_page["items"], cached_page["more"], limit, when, tie)
-    ), hit
+    page = orjson.loads(whole)
+    return _answer(viewer_id, *_cut(page["items"], page["more"], limit, when, tie)), hit
 
 
 def _cut(

@@ -9,16 +9,17 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from profilestore.domains.media import cached, events
 from profilestore.domains.media.checks import lock_for_write, require_viewer
 from profilestore.domains.media.models import HistoryEntry, ResumePoint
 from profilestore.domains.media.schemas import POSITION_SLACK_SECONDS, Beat
-from profilestore.platform.db import utcnow
+from profilestore.platform.db import Database, utcnow
 from profilestore.platform.errors import invalid
 from profilestore.platform.pagination import newest_first_page
+from profilestore.platform.reads import PreparedRead
 from profilestore.platform.uow import SETTINGS
 
 FUTURE_SKEW = dt.timedelta(minutes=5)
@@ -199,6 +200,36 @@ async def resume_point(
     return point_dict(point) if point is not None else None
 
 
+_CONTINUE = (
+    ResumePoint.completed.is_(False),
+    ResumePoint.dismissed.is_(False),
+    ResumePoint.position_seconds > 0,
+)
+_FIRST_CONTINUE = PreparedRead(
+    select(*(ResumePoint.__table__.c[name] for name in _POINT_FIELDS))
+    .where(
+        ResumePoint.user_id == bindparam("user_id"),
+        ResumePoint.viewer_id == bindparam("viewer_id"),
+        *_CONTINUE,
+    )
+    .order_by(ResumePoint.watched_at.desc(), ResumePoint.video_id.desc())
+    .limit(cached.FIRST_PAGE + 1)
+)
+
+
+async def continue_watching_first(
+    db: Database, user_id: uuid.UUID, viewer_id: str
+) -> tuple[list[dict[str, Any]], bool]:
+    """The first ``cached.FIRST_PAGE`` rows of continue watching and whether more follow: one
+    prepared statement (the cache's miss); the viewer is checked only when there are none (a
+    row of a viewer proves it exists: its rows go with it)."""
+    rows = await _FIRST_CONTINUE.all(db, user_id=user_id, viewer_id=viewer_id)
+    if not rows:
+        async with db.read_session() as session:
+            await require_viewer(session, user_id, viewer_id)
+    return rows[: cached.FIRST_PAGE], len(rows) > cached.FIRST_PAGE
+
+
 async def continue_watching(
     session: AsyncSession,
     user_id: uuid.UUID,
@@ -210,11 +241,7 @@ async def continue_watching(
     """Started, not completed, not dismissed; most recently watched first."""
     await require_viewer(session, user_id, viewer_id)
     statement = select(ResumePoint).where(
-        ResumePoint.user_id == user_id,
-        ResumePoint.viewer_id == viewer_id,
-        ResumePoint.completed.is_(False),
-        ResumePoint.dismissed.is_(False),
-        ResumePoint.position_seconds > 0,
+        ResumePoint.user_id == user_id, ResumePoint.viewer_id == viewer_id, *_CONTINUE
     )
     rows, next_cursor = await newest_first_page(
         session,

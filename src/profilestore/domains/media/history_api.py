@@ -116,11 +116,13 @@ async def continue_watching_body(
     """The encoded continue-watching page (and whether the cache answered): the route's and
     the fast read's one source."""
     pager = partial(history.continue_watching, user_id=user_id, viewer_id=viewer)
+    first = partial(history.continue_watching_first, state.db, user_id, viewer)
     key = cached.continue_key(user_id, viewer)
     return await cached.page_body(
         state,
         key,
         pager,
+        first,
         viewer_id=viewer,
         cursor=cursor,
         limit=limit,

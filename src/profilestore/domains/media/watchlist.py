@@ -5,16 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from profilestore.domains.media import cached, events
 from profilestore.domains.media.checks import lock_for_write, require_viewer
 from profilestore.domains.media.models import WatchlistItem
 from profilestore.domains.media.schemas import WatchlistAdd
-from profilestore.platform.db import utcnow
+from profilestore.platform.db import Database, utcnow
 from profilestore.platform.errors import ProblemError
 from profilestore.platform.pagination import newest_first_page
+from profilestore.platform.reads import PreparedRead
 from profilestore.platform.uow import SETTINGS
 
 
@@ -46,6 +47,29 @@ async def page(
         limit=limit,
     )
     return [item_dict(row) for row in rows], next_cursor
+
+
+_FIRST_PAGE = PreparedRead(
+    select(WatchlistItem.video_id, WatchlistItem.note, WatchlistItem.added_at)
+    .where(
+        WatchlistItem.user_id == bindparam("user_id"),
+        WatchlistItem.viewer_id == bindparam("viewer_id"),
+    )
+    .order_by(WatchlistItem.added_at.desc(), WatchlistItem.video_id.desc())
+    .limit(cached.FIRST_PAGE + 1)
+)
+
+
+async def first_page(
+    db: Database, user_id: uuid.UUID, viewer_id: str
+) -> tuple[list[dict[str, Any]], bool]:
+    """The first ``cached.FIRST_PAGE`` items and whether more follow: one prepared statement
+    (the cache's miss); the viewer is checked only when the list is empty."""
+    rows = await _FIRST_PAGE.all(db, user_id=user_id, viewer_id=viewer_id)
+    if not rows:
+        async with db.read_session() as session:
+            await require_viewer(session, user_id, viewer_id)
+    return rows[: cached.FIRST_PAGE], len(rows) > cached.FIRST_PAGE
 
 
 async def find(
