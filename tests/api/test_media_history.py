@@ -3,6 +3,7 @@ completion, dismissal, events, validation and the rate limit a player meets."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import math
@@ -365,3 +366,11 @@ async def test_an_entry_id_belongs_to_one_viewer_and_video(client: httpx.AsyncCl
         reused = await beat(client, user, video, 20, entry_id=entry, viewer=viewer)
         assert reused.status_code == 422, viewer
         assert reused.json()["errors"][0]["field"] == "body.entry_id"
+
+
+async def test_beats_timed_by_the_server_are_never_out_of_order(client: httpx.AsyncClient) -> None:
+    """Without ``watched_at`` a beat is timed when its write begins (after the account's lock),
+    so concurrent beats are applied in turn, none refused as older than another."""
+    user = await make_user(client)
+    answers = await asyncio.gather(*(beat(client, user, "film", 10 * i) for i in range(1, 11)))
+    assert all(answer.json()["applied"] for answer in answers)

@@ -62,14 +62,14 @@ async def beat(
 ) -> dict[str, Any]:
     """Apply one beat; the resume point after it, with ``applied``."""
     settings = session.info[SETTINGS]
-    now = utcnow()
-    watched_at = data.watched_at or now
-    if watched_at > now + FUTURE_SKEW:
+    if data.watched_at is not None and data.watched_at > utcnow() + FUTURE_SKEW:
         raise invalid("body.watched_at", "is more than 5 minutes ahead of the server", "future")
     if data.position_seconds > data.duration_seconds + POSITION_SLACK_SECONDS:
         limit = f"duration_seconds + {POSITION_SLACK_SECONDS:g}"
         raise invalid("body.position_seconds", f"must not be past {limit}", "past_end")
     await lock_for_write(session, user_id, viewer_id)
+    now = utcnow()  # after the lock: beats without watched_at are timed in the order applied
+    watched_at = data.watched_at or now
     point = await _point(session, user_id, viewer_id, data.video_id)
     if point is not None and _already_applied(point, data, watched_at):
         return {**point_dict(point), "applied": False}
