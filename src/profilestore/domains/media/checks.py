@@ -5,6 +5,7 @@ account's media writes and their events."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from profilestore.domains.media.models import Viewer
 from profilestore.domains.media.schemas import DEFAULT_VIEWER
 from profilestore.domains.profiles import public as profiles
+from profilestore.platform.db import Database
 from profilestore.platform.errors import not_found
+from profilestore.platform.reads import PreparedRead
 
 
 async def viewer_exists(session: AsyncSession, user_id: uuid.UUID, viewer_id: str) -> bool:
@@ -37,3 +40,16 @@ async def lock_for_write(session: AsyncSession, user_id: uuid.UUID, viewer_id: s
         raise not_found("profile")
     if viewer_id != DEFAULT_VIEWER:
         await require_viewer(session, user_id, viewer_id)
+
+
+async def first_rows(
+    db: Database, read: PreparedRead, user_id: uuid.UUID, viewer_id: str, size: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """The first ``size`` rows of a viewer's list (``read`` asks for ``size + 1``) and whether
+    more follow: one prepared statement; the viewer is checked only when there are none (a
+    row of a viewer proves it exists: its rows go with it)."""
+    rows = await read.all(db, user_id=user_id, viewer_id=viewer_id)
+    if not rows:
+        async with db.read_session() as session:
+            await require_viewer(session, user_id, viewer_id)
+    return rows[:size], len(rows) > size

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from profilestore.domains.media import cached, events
-from profilestore.domains.media.checks import lock_for_write, require_viewer
+from profilestore.domains.media.checks import first_rows, lock_for_write, require_viewer
 from profilestore.domains.media.models import HistoryEntry, ResumePoint
 from profilestore.domains.media.schemas import POSITION_SLACK_SECONDS, Beat
 from profilestore.platform.db import Database, utcnow
@@ -220,14 +220,8 @@ _FIRST_CONTINUE = PreparedRead(
 async def continue_watching_first(
     db: Database, user_id: uuid.UUID, viewer_id: str
 ) -> tuple[list[dict[str, Any]], bool]:
-    """The first ``cached.FIRST_PAGE`` rows of continue watching and whether more follow: one
-    prepared statement (the cache's miss); the viewer is checked only when there are none (a
-    row of a viewer proves it exists: its rows go with it)."""
-    rows = await _FIRST_CONTINUE.all(db, user_id=user_id, viewer_id=viewer_id)
-    if not rows:
-        async with db.read_session() as session:
-            await require_viewer(session, user_id, viewer_id)
-    return rows[: cached.FIRST_PAGE], len(rows) > cached.FIRST_PAGE
+    """The first ``cached.FIRST_PAGE`` rows of continue watching and whether more follow."""
+    return await first_rows(db, _FIRST_CONTINUE, user_id, viewer_id, cached.FIRST_PAGE)
 
 
 async def continue_watching(

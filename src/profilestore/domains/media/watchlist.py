@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from profilestore.domains.media import cached, events
-from profilestore.domains.media.checks import lock_for_write, require_viewer
+from profilestore.domains.media.checks import first_rows, lock_for_write, require_viewer
 from profilestore.domains.media.models import WatchlistItem
 from profilestore.domains.media.schemas import WatchlistAdd
 from profilestore.platform.db import Database, utcnow
@@ -63,13 +63,8 @@ _FIRST_PAGE = PreparedRead(
 async def first_page(
     db: Database, user_id: uuid.UUID, viewer_id: str
 ) -> tuple[list[dict[str, Any]], bool]:
-    """The first ``cached.FIRST_PAGE`` items and whether more follow: one prepared statement
-    (the cache's miss); the viewer is checked only when the list is empty."""
-    rows = await _FIRST_PAGE.all(db, user_id=user_id, viewer_id=viewer_id)
-    if not rows:
-        async with db.read_session() as session:
-            await require_viewer(session, user_id, viewer_id)
-    return rows[: cached.FIRST_PAGE], len(rows) > cached.FIRST_PAGE
+    """The first ``cached.FIRST_PAGE`` items and whether more follow."""
+    return await first_rows(db, _FIRST_PAGE, user_id, viewer_id, cached.FIRST_PAGE)
 
 
 async def find(
