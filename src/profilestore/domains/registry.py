@@ -4,12 +4,17 @@ matrix test) iterates over ``DOMAINS``; a new domain is added here and nowhere e
 
 from __future__ import annotations
 
-from profilestore.domains import media, profiles, social
+from profilestore.domains import media, nutrition, profiles, social
 from profilestore.platform.registry import Domain, install
 
 
 def domains() -> tuple[Domain, ...]:
-    return (profiles.descriptor(), social.descriptor(), media.descriptor())
+    return (
+        profiles.descriptor(),
+        social.descriptor(),
+        media.descriptor(),
+        nutrition.descriptor(),
+    )
 
 
 DOMAINS = domains()

@@ -1,0 +1,123 @@
+"""REST routes of the nutrition domain: body metrics and weight history (private: the user, an
+admin or a service read; the user or an admin (a dietitian) write)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from starlette.responses import Response
+
+from profilestore.domains.nutrition import body
+from profilestore.domains.nutrition.models import Body as BodyRow
+from profilestore.domains.nutrition.schemas import (
+    Body,
+    BodyWrite,
+    Formula,
+    WeightEntry,
+    WeightList,
+    WeightLog,
+)
+from profilestore.platform.access import OWNER_ADMIN_OR_SERVICE_PRIVATE, OWNER_OR_ADMIN_PRIVATE
+from profilestore.platform.auth import Principal
+from profilestore.platform.conditional import (
+    etag,
+    json_response,
+    not_modified,
+    not_modified_response,
+)
+from profilestore.platform.errors import invalid, problem_responses
+from profilestore.platform.params import (
+    MERGE_PATCH_OPENAPI,
+    IfMatch,
+    IfNoneMatch,
+    MergePatch,
+    Reader,
+    UserId,
+    Writer,
+)
+from profilestore.platform.uow import UnitOfWorkRoute
+
+router = APIRouter(prefix="/v1/profiles/{user_id}", tags=["nutrition"], route_class=UnitOfWorkRoute)
+CanRead = Annotated[Principal, Depends(OWNER_ADMIN_OR_SERVICE_PRIVATE)]
+CanWrite = Annotated[Principal, Depends(OWNER_OR_ADMIN_PRIVATE)]
+FormulaParam = Annotated[Formula, Query(description="The BMR equation")]
+
+
+def _answer(row: BodyRow, formula: str = "mifflin_st_jeor", *, status: int = 200) -> Response:
+    return json_response(body.body_view(row, formula), status=status, tag=etag(row.version))
+
+
+@router.get(
+    "/body",
+    response_model=Body,
+    summary="Body metrics with age, BMR and TDEE derived (in the user's units)",
+    responses={304: {"description": "Not modified"}, **problem_responses(401, 404, 422)},
+)
+async def get_body(
+    user_id: UserId,
+    session: Reader,
+    _: CanRead,
+    formula: FormulaParam = "mifflin_st_jeor",
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    row = await body.get_body(session, user_id)
+    if not_modified(if_none_match, etag(row.version)):
+        return not_modified_response(etag(row.version))
+    return _answer(row, formula)
+
+
+@router.put(
+    "/body",
+    response_model=Body,
+    summary="Set body metrics (201 created, 200 replaced; left-out fields become unknown)",
+    responses={201: {"model": Body}, **problem_responses(401, 404, 412, 428, 413, 415, 422)},
+)
+async def put_body(
+    user_id: UserId, data: BodyWrite, uow: Writer, _: CanWrite, if_match: IfMatch = None
+) -> Response:
+    row, created = await body.put_body(uow.session, user_id, data, if_match=if_match)
+    return _answer(row, status=201 if created else 200)
+
+
+@router.patch(
+    "/body",
+    response_model=Body,
+    summary="Change body metrics with a JSON Merge Patch (metric or imperial fields)",
+    openapi_extra=MERGE_PATCH_OPENAPI,
+    responses=problem_responses(401, 404, 412, 428, 413, 415, 422),
+)
+async def patch_body(
+    user_id: UserId, patch: MergePatch, uow: Writer, _: CanWrite, if_match: IfMatch = None
+) -> Response:
+    return _answer(await body.patch_body(uow.session, user_id, patch, if_match=if_match))
+
+
+@router.get(
+    "/body/weights",
+    response_model=WeightList,
+    summary="Weight history, oldest first (from/to: days, both included)",
+    responses=problem_responses(401, 404, 422),
+)
+async def list_weights(
+    user_id: UserId,
+    session: Reader,
+    _: CanRead,
+    since: Annotated[dt.date | None, Query(alias="from")] = None,
+    until: Annotated[dt.date | None, Query(alias="to")] = None,
+) -> Response:
+    if since is not None and until is not None and since > until:
+        raise invalid("query.from", "must not be after `to`", "range")
+    return json_response({"items": await body.weights(session, user_id, since, until)})
+
+
+@router.post(
+    "/body/weights",
+    response_model=WeightEntry,
+    status_code=201,
+    summary="Log the weight of a day (replaces that day's entry)",
+    responses=problem_responses(401, 404, 413, 415, 422),
+)
+async def log_weight(user_id: UserId, data: WeightLog, uow: Writer, _: CanWrite) -> Response:
+    return json_response(await body.log_weight(uow.session, user_id, data), status=201)

@@ -1,0 +1,145 @@
+"""API models of the nutrition domain: what each write accepts (metric or imperial) and what
+each answer holds (in the user's units)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
+
+from profilestore.domains.nutrition import formulas
+from profilestore.platform.schemas import WriteModel
+
+MIN_AGE, MAX_AGE = 13, 120
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError("must be a date as YYYY-MM-DD")
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date), Field(examples=["1990-06-15"])]
+
+
+HeightCm = Annotated[float, Field(strict=True, ge=50, le=272, allow_inf_nan=False)]
+HeightIn = Annotated[float, Field(strict=True, ge=19.69, le=107.08, allow_inf_nan=False)]
+WeightKg = Annotated[float, Field(strict=True, ge=20, le=650, allow_inf_nan=False)]
+WeightLb = Annotated[float, Field(strict=True, ge=44.1, le=1433.0, allow_inf_nan=False)]
+BodyFat = Annotated[float, Field(strict=True, ge=3, le=70, allow_inf_nan=False)]
+Units = Literal["metric", "imperial"]
+Formula = Literal["mifflin_st_jeor", "harris_benedict", "katch_mcardle"]
+
+
+def _one_of(data: Any, metric: str, imperial: str) -> None:
+    if isinstance(data, dict) and data.get(metric) is not None and data.get(imperial) is not None:
+        raise ValueError(f"send {metric} or {imperial}, not both")
+
+
+class BodyWrite(WriteModel):
+    """Body metrics; every field may be left out (unknown). Height and weight in metric or
+    imperial (``height_in``, ``weight_lb``): stored metric."""
+
+    height_cm: HeightCm | None = None
+    height_in: HeightIn | None = None
+    weight_kg: WeightKg | None = None
+    weight_lb: WeightLb | None = None
+    birth_date: IsoDate | None = Field(None, description=f"age {MIN_AGE}-{MAX_AGE}")
+    sex: formulas.Sex | None = Field(None, description="other: the formulas use the mean")
+    activity_level: formulas.ActivityLevel | None = None
+    body_fat_percent: BodyFat | None = None
+    units: Units = Field("metric", description="How answers give height and weight")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _metric_or_imperial(cls, data: Any) -> Any:
+        _one_of(data, "height_cm", "height_in")
+        _one_of(data, "weight_kg", "weight_lb")
+        return data
+
+    @model_validator(mode="after")
+    def _plausible_age(self) -> BodyWrite:
+        if self.birth_date is not None:
+            age = formulas.age_on(self.birth_date, dt.datetime.now(dt.UTC).date())
+            if not MIN_AGE <= age <= MAX_AGE:
+                raise ValueError(f"birth_date gives an age of {age}: {MIN_AGE}-{MAX_AGE} only")
+        return self
+
+    def columns(self) -> dict[str, Any]:
+        """The stored (metric) fields."""
+        height = self.height_cm
+        if self.height_in is not None:
+            height = formulas.inches_to_cm(self.height_in)
+        weight = self.weight_kg
+        if self.weight_lb is not None:
+            weight = formulas.pounds_to_kg(self.weight_lb)
+        return {
+            "height_cm": height,
+            "weight_kg": weight,
+            "birth_date": self.birth_date,
+            "sex": self.sex,
+            "activity_level": self.activity_level,
+            "body_fat_percent": self.body_fat_percent,
+            "units": self.units,
+        }
+
+
+class Body(BaseModel):
+    user_id: str
+    height_cm: float | None = Field(None, description="metric units only")
+    weight_kg: float | None = Field(None, description="metric units only")
+    height_in: float | None = Field(None, description="imperial units only")
+    weight_lb: float | None = Field(None, description="imperial units only")
+    birth_date: dt.date | None
+    age: int | None = Field(description="Derived from birth_date, never stored")
+    sex: str | None
+    activity_level: str | None
+    body_fat_percent: float | None
+    units: Units
+    formula: Formula
+    bmr: float | None = Field(description="kcal a day; null while a needed field is unknown")
+    tdee: float | None
+    missing: list[str] = Field(description="Fields BMR and TDEE still need")
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+
+
+class WeightLog(WriteModel):
+    day: IsoDate
+    weight_kg: WeightKg | None = None
+    weight_lb: WeightLb | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _metric_or_imperial(cls, data: Any) -> Any:
+        _one_of(data, "weight_kg", "weight_lb")
+        return data
+
+    @model_validator(mode="after")
+    def _has_weight(self) -> WeightLog:
+        if self.weight_kg is None and self.weight_lb is None:
+            raise ValueError("send weight_kg or weight_lb")
+        return self
+
+    def kilograms(self) -> float:
+        if self.weight_lb is not None:
+            return formulas.pounds_to_kg(self.weight_lb)
+        assert self.weight_kg is not None
+        return self.weight_kg
+
+
+class WeightEntry(BaseModel):
+    day: dt.date
+    weight_kg: float | None = None
+    weight_lb: float | None = None
+
+
+class WeightList(BaseModel):
+    items: list[WeightEntry]
