@@ -1,5 +1,6 @@
-"""The nutrition domain (issue 11, in progress): body metrics with BMR/TDEE and weight history
-so far; eating profile, goals, the calorie target and the calorie ledger are still to come."""
+"""The nutrition domain (issue 11, in progress): body metrics with BMR/TDEE, weight history,
+the eating profile, goals and the calorie target (with its history) so far; the calorie ledger
+and its summaries are still to come."""
 
 from __future__ import annotations
 
@@ -17,5 +18,7 @@ def descriptor() -> Domain:
         example_bodies={
             "BodyWrite": {"height_cm": 180, "weight_kg": 80, "activity_level": "sedentary"},
             "WeightLog": {"day": "2026-01-01", "weight_kg": 80},
+            "EatingWrite": {"diet": "vegan", "calorie_target_override": 1800},
+            "GoalWrite": {"goal_type": "weight_loss", "rate_kg_per_week": 0.5},
         },
     )

@@ -4,17 +4,23 @@ admin or a service read; the user or an admin (a dietitian) write)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
-from profilestore.domains.nutrition import body
+from profilestore.domains.nutrition import body, eating, goals
 from profilestore.domains.nutrition.models import Body as BodyRow
+from profilestore.domains.nutrition.models import Eating as EatingRow
 from profilestore.domains.nutrition.schemas import (
     Body,
     BodyWrite,
+    Eating,
+    EatingWrite,
     Formula,
+    GoalList,
+    GoalView,
+    GoalWrite,
     WeightEntry,
     WeightList,
     WeightLog,
@@ -121,3 +127,71 @@ async def list_weights(
 )
 async def log_weight(user_id: UserId, data: WeightLog, uow: Writer, _: CanWrite) -> Response:
     return json_response(await body.log_weight(uow.session, user_id, data), status=201)
+
+
+async def _eating_answer(session: Any, row: EatingRow, *, status: int = 200) -> Response:
+    view = await eating.eating_view(session, row)
+    return json_response(view, status=status, tag=etag(row.version))
+
+
+@router.get(
+    "/eating",
+    response_model=Eating,
+    summary="The eating profile with the calorie target (an override, or derived)",
+    responses={304: {"description": "Not modified"}, **problem_responses(401, 404, 422)},
+)
+async def get_eating(
+    user_id: UserId, session: Reader, _: CanRead, if_none_match: IfNoneMatch = None
+) -> Response:
+    row = await eating.get_eating(session, user_id)
+    if not_modified(if_none_match, etag(row.version)):
+        return not_modified_response(etag(row.version))
+    return await _eating_answer(session, row)
+
+
+@router.put(
+    "/eating",
+    response_model=Eating,
+    summary="Set the eating profile (201 created, 200 replaced)",
+    responses={201: {"model": Eating}, **problem_responses(401, 404, 412, 428, 413, 415, 422)},
+)
+async def put_eating(
+    user_id: UserId, data: EatingWrite, uow: Writer, _: CanWrite, if_match: IfMatch = None
+) -> Response:
+    row, created = await eating.put_eating(uow.session, user_id, data, if_match=if_match)
+    return await _eating_answer(uow.session, row, status=201 if created else 200)
+
+
+@router.patch(
+    "/eating",
+    response_model=Eating,
+    summary="Change the eating profile with a JSON Merge Patch (null removes the override)",
+    openapi_extra=MERGE_PATCH_OPENAPI,
+    responses=problem_responses(401, 404, 412, 428, 413, 415, 422),
+)
+async def patch_eating(
+    user_id: UserId, patch: MergePatch, uow: Writer, _: CanWrite, if_match: IfMatch = None
+) -> Response:
+    row = await eating.patch_eating(uow.session, user_id, patch, if_match=if_match)
+    return await _eating_answer(uow.session, row)
+
+
+@router.post(
+    "/goals",
+    response_model=GoalView,
+    status_code=201,
+    summary="Set the active goal (the previous one ends; the calorie target follows)",
+    responses=problem_responses(401, 404, 413, 415, 422),
+)
+async def set_goal(user_id: UserId, data: GoalWrite, uow: Writer, _: CanWrite) -> Response:
+    return json_response(await goals.set_goal(uow.session, user_id, data), status=201)
+
+
+@router.get(
+    "/goals",
+    response_model=GoalList,
+    summary="The user's goals, newest first (the active one has ended_at null)",
+    responses=problem_responses(401, 404),
+)
+async def list_goals(user_id: UserId, session: Reader, _: CanRead) -> Response:
+    return json_response({"items": await goals.list_goals(session, user_id)})

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from profilestore.domains.nutrition import events, formulas
-from profilestore.domains.nutrition.models import Body, WeightEntry
+from profilestore.domains.nutrition import events, formulas, targets
+from profilestore.domains.nutrition.models import Body, Eating, Goal, TargetChange, WeightEntry
 from profilestore.domains.nutrition.schemas import BodyWrite, WeightLog
 from profilestore.domains.profiles import public as profiles
 from profilestore.platform.conditional import check_if_match_tag, etag
@@ -154,6 +154,7 @@ async def _write(
     await session.flush()
     view = body_view(row)
     events.body_metrics_changed(session, user_id, changed, view["bmr"], view["tdee"])
+    await targets.refresh(session, user_id)
     return row
 
 
@@ -189,6 +190,7 @@ async def log_weight(session: AsyncSession, user_id: uuid.UUID, data: WeightLog)
         row.version += 1
         view = body_view(row)
         events.body_metrics_changed(session, user_id, ["weight_kg"], view["bmr"], view["tdee"])
+        await targets.refresh(session, user_id)
     return weight_view(data.day, kilograms, row.units if row else "metric")
 
 
@@ -217,6 +219,6 @@ async def weights(
 
 
 async def user_deleted(session: AsyncSession, user_id: uuid.UUID) -> None:
-    """The profile is being deleted: its body metrics and weight history go with it."""
-    for table in (WeightEntry, Body):
+    """The profile is being deleted: every nutrition row of the user goes with it."""
+    for table in (WeightEntry, TargetChange, Goal, Eating, Body):
         await session.execute(delete(table).where(table.user_id == user_id))

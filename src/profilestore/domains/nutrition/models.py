@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Date, Float, ForeignKey, Integer, String, Uuid
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from profilestore.platform.db import Base, UtcDateTime
@@ -42,3 +42,47 @@ class WeightEntry(Base):
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     weight_kg: Mapped[float] = mapped_column(Float)
     logged_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class Eating(Base):
+    """A user's eating profile, and the calorie target they (or a dietitian) set by hand."""
+
+    __tablename__ = "nutrition_eating"
+
+    user_id: Mapped[uuid.UUID] = _owner()
+    diet: Mapped[str | None] = mapped_column(String(16))
+    allergies: Mapped[list[str]] = mapped_column(JSON)
+    excluded_foods: Mapped[list[str]] = mapped_column(JSON)
+    meals_per_day: Mapped[int | None] = mapped_column(Integer)
+    macro_split: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    calorie_target_override: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class Goal(Base):
+    """A weight goal; the one without ``ended_at`` is active (a new goal ends it)."""
+
+    __tablename__ = "nutrition_goals"
+
+    user_id: Mapped[uuid.UUID] = _owner()
+    goal_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    goal_type: Mapped[str] = mapped_column(String(16))
+    target_weight_kg: Mapped[float | None] = mapped_column(Float)
+    target_date: Mapped[dt.date | None] = mapped_column(Date)
+    rate_kg_per_week: Mapped[float | None] = mapped_column(Float)
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class TargetChange(Base):
+    """The calorie target from ``effective_at`` on (the history the daily balance needs)."""
+
+    __tablename__ = "nutrition_targets"
+
+    user_id: Mapped[uuid.UUID] = _owner()
+    effective_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, primary_key=True)
+    kcal: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(8))
+    clamped: Mapped[bool] = mapped_column(Boolean)

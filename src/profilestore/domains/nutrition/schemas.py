@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from profilestore.domains.nutrition import formulas
 from profilestore.platform.schemas import WriteModel
+from profilestore.platform.types import TextRule
 
 MIN_AGE, MAX_AGE = 13, 120
 
@@ -143,3 +144,95 @@ class WeightEntry(BaseModel):
 
 class WeightList(BaseModel):
     items: list[WeightEntry]
+
+
+Diet = Literal["omnivore", "vegetarian", "vegan", "pescatarian", "keto", "paleo", "other"]
+FoodName = Annotated[str, TextRule(64, strip=True, not_blank=True)]
+FoodList = Annotated[
+    list[FoodName], Field(max_length=50, description="At most 50, 64 characters each")
+]
+
+
+class MacroSplit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    protein: Annotated[int, Field(strict=True, ge=0, le=100)]
+    carbs: Annotated[int, Field(strict=True, ge=0, le=100)]
+    fat: Annotated[int, Field(strict=True, ge=0, le=100)]
+
+    @model_validator(mode="after")
+    def _sums_to_100(self) -> MacroSplit:
+        if self.protein + self.carbs + self.fat != 100:
+            raise ValueError("protein, carbs and fat must sum to 100")
+        return self
+
+
+class EatingWrite(WriteModel):
+    diet: Diet | None = None
+    allergies: FoodList = Field(default_factory=list)
+    excluded_foods: FoodList = Field(default_factory=list)
+    meals_per_day: Annotated[int, Field(strict=True, ge=1, le=8)] | None = None
+    macro_split: MacroSplit | None = Field(None, description="Percentages summing to 100")
+    calorie_target_override: Annotated[int, Field(strict=True, ge=800, le=10_000)] | None = Field(
+        None, description="Set by the user or a dietitian: kept until set to null"
+    )
+
+    def columns(self) -> dict[str, Any]:
+        data = self.model_dump()
+        data["allergies"] = sorted(set(self.allergies), key=str.casefold)
+        data["excluded_foods"] = sorted(set(self.excluded_foods), key=str.casefold)
+        return data
+
+
+class Target(BaseModel):
+    calorie_target: float | None = Field(description="kcal a day; null while fields are missing")
+    target_source: Literal["derived", "override"]
+    clamped: bool = Field(description="The goal asked for less than the minimum for the sex")
+    missing: list[str]
+
+
+class Eating(Target):
+    user_id: str
+    diet: Diet | None
+    allergies: list[str]
+    excluded_foods: list[str]
+    meals_per_day: int | None
+    macro_split: MacroSplit | None
+    calorie_target_override: int | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+
+
+MAX_RATE = {"weight_loss": 1.0, "weight_gain": 0.5, "maintenance": 0.0}
+
+
+class GoalWrite(WriteModel):
+    goal_type: formulas.GoalType
+    target_weight_kg: WeightKg | None = None
+    target_date: IsoDate | None = None
+    rate_kg_per_week: Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _rate_fits_the_goal(self) -> GoalWrite:
+        limit = MAX_RATE[self.goal_type]
+        if self.rate_kg_per_week is not None and self.rate_kg_per_week > limit:
+            raise ValueError(f"rate_kg_per_week is at most {limit:g} for {self.goal_type}")
+        if self.target_date is not None and self.target_date <= dt.datetime.now(dt.UTC).date():
+            raise ValueError("target_date must be after today")
+        return self
+
+
+class GoalView(BaseModel):
+    goal_id: str
+    goal_type: formulas.GoalType
+    target_weight_kg: float | None
+    target_date: dt.date | None
+    rate_kg_per_week: float | None
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    active: bool
+
+
+class GoalList(BaseModel):
+    items: list[GoalView]
