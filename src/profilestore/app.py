@@ -30,7 +30,7 @@ from profilestore.platform.http import API_PREFIX, RequestPipeline
 from profilestore.platform.invalidation import InvalidationListener
 from profilestore.platform.limits import RateLimits
 from profilestore.platform.observability import configure_logging, health_router
-from profilestore.platform.registry import fast_reads, install
+from profilestore.platform.registry import body_limits, fast_reads, install
 from profilestore.platform.routing import refuse_unknown_query_parameters
 from profilestore.platform.tickets import StreamTickets
 from profilestore.platform.uow import unit_of_work
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rate_limits=app.state.rate_limits,
         tickets=app.state.stream_tickets,
         fast_reads=FastReads(fast_reads()) if settings.fast_reads_enabled else None,
+        body_limits=body_limits(),
         state=app.state,
     )
     if settings.cors_origins:

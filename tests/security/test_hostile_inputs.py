@@ -124,7 +124,7 @@ PARAMETERS = _parameters()
 @pytest.fixture
 async def seeded(client: httpx.AsyncClient) -> dict[str, str]:
     """A user with a profile, a contact, a block, an address, a viewer, a watchlist item, a
-    history entry and a rating: path ids that exist."""
+    history entry, a rating and a calorie event: path ids that exist."""
     user, friend, blocked = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     for who in (user, friend, blocked):
         body = {"username": f"h{who.hex[:10]}"}
@@ -144,6 +144,8 @@ async def seeded(client: httpx.AsyncClient) -> dict[str, str]:
     beat = {"video_id": video, "position_seconds": 60, "duration_seconds": 600}
     entry = await client.post(f"{media}/history", json=beat, headers=me)
     await client.put(f"{media}/ratings/{video}", json={"stars": 4, "review": "ok"}, headers=me)
+    calorie = {"kind": "consumed", "kcal": 300, "at": "2026-01-01T12:00:00Z"}
+    logged = await client.post(f"{media}/calories", json=calorie, headers=me)
     return {
         "user_id": str(user),
         "contact_user_id": str(friend),
@@ -152,6 +154,7 @@ async def seeded(client: httpx.AsyncClient) -> dict[str, str]:
         "viewer_id": viewer.json()["viewer_id"],
         "video_id": video,
         "entry_id": entry.json()["entry_id"],
+        "event_id": logged.json()["event_id"],
     }
 
 

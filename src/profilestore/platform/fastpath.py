@@ -36,10 +36,13 @@ class FastRead:
     pattern: re.Pattern[str] | None = None
 
     def compiled(self) -> re.Pattern[str]:
-        if self.pattern is not None:
-            return self.pattern
-        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.route_path))
-        return re.compile(f"^{regex}$")
+        return self.pattern if self.pattern is not None else template_pattern(self.route_path)
+
+
+def template_pattern(route_path: str) -> re.Pattern[str]:
+    """A regex matching the paths of a route template (``/v1/profiles/{user_id}``)."""
+    regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(route_path))
+    return re.compile(f"^{regex}$")
 
 
 class FastReads:

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from profilestore.platform.access import unauthorized
 from profilestore.platform.auth import AuthUnavailable, InvalidToken, TokenVerifier
 from profilestore.platform.errors import ProblemError, internal_error, problem_response
-from profilestore.platform.fastpath import FastReads
+from profilestore.platform.fastpath import FastReads, template_pattern
 from profilestore.platform.limits import STATE_KEY as LIMIT_STATE
 from profilestore.platform.limits import Decision, RateLimits
 from profilestore.platform.tickets import TICKET_PARAMETER, StreamTickets
@@ -53,6 +53,7 @@ class RequestPipeline:
         rate_limits: RateLimits | None = None,
         tickets: StreamTickets | None = None,
         fast_reads: FastReads | None = None,
+        body_limits: dict[str, int] | None = None,
         state: Any = None,
     ) -> None:
         self.app = app
@@ -62,6 +63,9 @@ class RequestPipeline:
         self.app_state = state
         self.rate_limits = rate_limits if rate_limits is not None and rate_limits.enabled else None
         self.max_body_bytes = max_body_bytes
+        self.body_limits = [
+            (template_pattern(path), limit) for path, limit in (body_limits or {}).items()
+        ]
         self.max_auth_header_bytes = max_auth_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -94,7 +98,7 @@ class RequestPipeline:
             elif (fast := await self._fast(scope, headers, state)) is not None:
                 await fast(scope, receive, send_with_id)
             else:
-                await self.app(scope, self._limited(receive), send_with_id)
+                await self.app(scope, self._limited(receive, self.body_limit(scope)), send_with_id)
         except Exception:
             access_log.exception("unhandled_error", request_id=request_id)
             if status:
@@ -108,10 +112,9 @@ class RequestPipeline:
     ) -> ProblemError | None:
         """Checks before routing; returns the problem that refuses the request, if any."""
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-            return ProblemError(
-                413, "payload-too-large", f"The body exceeds {self.max_body_bytes} bytes."
-            )
+        limit = self.body_limit(scope)
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return ProblemError(413, "payload-too-large", f"The body exceeds {limit} bytes.")
         if not scope["path"].startswith(API_PREFIX):
             return None
         problem = await self._authenticate(headers, state)
@@ -193,9 +196,16 @@ class RequestPipeline:
             return ProblemError(503, "auth-unavailable", "Signing keys cannot be loaded right now.")
         return None
 
-    def _limited(self, receive: Receive) -> Receive:
+    def body_limit(self, scope: Scope) -> int:
+        """The most bytes a request to this path may send (most paths: the setting)."""
+        if scope["method"] in ("POST", "PUT", "PATCH"):
+            for pattern, limit in self.body_limits:
+                if pattern.match(scope["path"]):
+                    return limit
+        return self.max_body_bytes
+
+    def _limited(self, receive: Receive, limit: int) -> Receive:
         received = 0
-        limit = self.max_body_bytes
 
         async def limited_receive() -> Message:
             nonlocal received

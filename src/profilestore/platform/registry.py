@@ -50,6 +50,9 @@ class Domain:
     fast_reads: tuple[FastRead, ...] = ()
     configure: Configure | None = None
     lifespan: Lifespan | None = None
+    body_limits: dict[str, int] = field(default_factory=dict)
+    """Routes (templates) that take larger bodies than ``PROFILESTORE_MAX_BODY_BYTES``, and
+    their limit in bytes (a batch write, say)."""
     example_bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
     """A valid request body per write model, for the authorization-matrix test."""
 
@@ -77,6 +80,10 @@ async def hidden_from(db: Any, cache: Any, viewer: uuid.UUID) -> frozenset[uuid.
         if domain.hidden_from is not None:
             hidden |= await domain.hidden_from(db, cache, viewer)
     return hidden
+
+
+def body_limits() -> dict[str, int]:
+    return {path: limit for domain in _installed for path, limit in domain.body_limits.items()}
 
 
 def fast_reads() -> tuple[FastRead, ...]:

@@ -1,10 +1,13 @@
 """The nutrition domain (issue 11, in progress): body metrics with BMR/TDEE, weight history,
-the eating profile, goals and the calorie target (with its history) so far; the calorie ledger
-and its summaries are still to come."""
+the eating profile, goals and the calorie target (with its history), and the calorie ledger so
+far; its summaries and rollups are still to come."""
 
 from __future__ import annotations
 
 from profilestore.platform.registry import Domain
+
+BATCH_BODY_BYTES = 8 * 1024 * 1024
+"""A calorie batch: up to 1,000 events, each with up to 4 KiB of metadata."""
 
 
 def descriptor() -> Domain:
@@ -15,10 +18,12 @@ def descriptor() -> Domain:
         routers=(api.router,),
         models=("profilestore.domains.nutrition.models",),
         user_deleted=body.user_deleted,
+        body_limits={"/v1/profiles/{user_id}/calories": BATCH_BODY_BYTES},
         example_bodies={
             "BodyWrite": {"height_cm": 180, "weight_kg": 80, "activity_level": "sedentary"},
             "WeightLog": {"day": "2026-01-01", "weight_kg": 80},
             "EatingWrite": {"diet": "vegan", "calorie_target_override": 1800},
             "GoalWrite": {"goal_type": "weight_loss", "rate_kg_per_week": 0.5},
+            "CaloriePost": {"kind": "consumed", "kcal": 500, "at": "2026-01-01T12:00:00Z"},
         },
     )

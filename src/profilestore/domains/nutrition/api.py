@@ -4,17 +4,26 @@ admin or a service read; the user or an admin (a dietitian) write)."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi import Body as BodyParam
 from starlette.responses import Response
 
-from profilestore.domains.nutrition import body, eating, goals
+from profilestore.domains.nutrition import body, calories, eating, goals
 from profilestore.domains.nutrition.models import Body as BodyRow
 from profilestore.domains.nutrition.models import Eating as EatingRow
 from profilestore.domains.nutrition.schemas import (
+    MAX_BATCH,
     Body,
     BodyWrite,
+    CalorieBatchAnswer,
+    CalorieEntry,
+    CalorieKind,
+    CaloriePage,
+    CaloriePost,
+    CalorieWrite,
     Eating,
     EatingWrite,
     Formula,
@@ -34,6 +43,7 @@ from profilestore.platform.conditional import (
     not_modified_response,
 )
 from profilestore.platform.errors import invalid, problem_responses
+from profilestore.platform.pagination import POSITION_PATTERN
 from profilestore.platform.params import (
     MERGE_PATCH_OPENAPI,
     IfMatch,
@@ -43,12 +53,14 @@ from profilestore.platform.params import (
     UserId,
     Writer,
 )
+from profilestore.platform.types import BoundedDatetime
 from profilestore.platform.uow import UnitOfWorkRoute
 
 router = APIRouter(prefix="/v1/profiles/{user_id}", tags=["nutrition"], route_class=UnitOfWorkRoute)
 CanRead = Annotated[Principal, Depends(OWNER_ADMIN_OR_SERVICE_PRIVATE)]
 CanWrite = Annotated[Principal, Depends(OWNER_OR_ADMIN_PRIVATE)]
 FormulaParam = Annotated[Formula, Query(description="The BMR equation")]
+CaloriePayload = Annotated[CaloriePost, BodyParam(media_type="application/json")]
 
 
 def _answer(row: BodyRow, formula: str = "mifflin_st_jeor", *, status: int = 200) -> Response:
@@ -195,3 +207,105 @@ async def set_goal(user_id: UserId, data: GoalWrite, uow: Writer, _: CanWrite) -
 )
 async def list_goals(user_id: UserId, session: Reader, _: CanRead) -> Response:
     return json_response({"items": await goals.list_goals(session, user_id)})
+
+
+_EVENT_SCHEMA = CalorieWrite.model_json_schema(ref_template="#/components/schemas/{model}")
+CALORIE_BODY_OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        _EVENT_SCHEMA,
+                        {
+                            "type": "object",
+                            "required": ["events"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "events": {
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "maxItems": MAX_BATCH,
+                                    "items": _EVENT_SCHEMA,
+                                }
+                            },
+                        },
+                    ]
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/calories",
+    status_code=201,
+    summary='Log one calorie event, or a batch {"events": [...]} of up to 1000 (all or none)',
+    openapi_extra=CALORIE_BODY_OPENAPI,
+    responses={
+        201: {"model": CalorieBatchAnswer, "description": "A batch; one event answers its entry"},
+        200: {"model": CalorieEntry, "description": "One event already logged (by event_id)"},
+        **problem_responses(401, 404, 413, 415, 422),
+    },
+)
+async def log_calories(
+    user_id: UserId, payload: CaloriePayload, uow: Writer, _: CanWrite
+) -> Response:
+    entries, batch = calories.parse(payload.root)
+    items, created = await calories.log(uow.session, user_id, entries)
+    if batch:
+        answer = {"items": items, "created": created, "duplicates": len(items) - created}
+        return json_response(answer, status=201)
+    return json_response(items[0], status=201 if created else 200)
+
+
+@router.get(
+    "/calories",
+    response_model=CaloriePage,
+    summary="Logged calorie events, newest first (from: at or after; to: before)",
+    responses=problem_responses(401, 404, 422),
+)
+async def list_calories(
+    user_id: UserId,
+    session: Reader,
+    _: CanRead,
+    since: Annotated[BoundedDatetime | None, Query(alias="from")] = None,
+    until: Annotated[BoundedDatetime | None, Query(alias="to")] = None,
+    kind: CalorieKind | None = None,
+    cursor: Annotated[str | None, Query(pattern=POSITION_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Response:
+    if since is not None and until is not None and since >= until:
+        raise invalid("query.from", "must be before `to`", "range")
+    items, next_cursor = await calories.page(
+        session, user_id, since=since, until=until, kind=kind, cursor=cursor, limit=limit
+    )
+    return json_response({"items": items, "next_cursor": next_cursor})
+
+
+@router.patch(
+    "/calories/{event_id}",
+    response_model=CalorieEntry,
+    summary="Correct a logged event (JSON Merge Patch)",
+    openapi_extra=MERGE_PATCH_OPENAPI,
+    responses=problem_responses(401, 404, 413, 415, 422),
+)
+async def correct_calories(
+    user_id: UserId, event_id: uuid.UUID, patch: MergePatch, uow: Writer, _: CanWrite
+) -> Response:
+    return json_response(await calories.correct(uow.session, user_id, event_id, patch))
+
+
+@router.delete(
+    "/calories/{event_id}",
+    status_code=204,
+    summary="Remove a logged event (idempotent)",
+    responses=problem_responses(401, 404, 422),
+)
+async def remove_calories(
+    user_id: UserId, event_id: uuid.UUID, uow: Writer, _: CanWrite
+) -> Response:
+    await calories.remove(uow.session, user_id, event_id)
+    return Response(status_code=204)

@@ -11,7 +11,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from profilestore.domains.nutrition import events, formulas, targets
-from profilestore.domains.nutrition.models import Body, Eating, Goal, TargetChange, WeightEntry
+from profilestore.domains.nutrition.models import (
+    Body,
+    CalorieEvent,
+    Eating,
+    Goal,
+    TargetChange,
+    WeightEntry,
+)
 from profilestore.domains.nutrition.schemas import BodyWrite, WeightLog
 from profilestore.domains.profiles import public as profiles
 from profilestore.platform.conditional import check_if_match_tag, etag
@@ -220,5 +227,5 @@ async def weights(
 
 async def user_deleted(session: AsyncSession, user_id: uuid.UUID) -> None:
     """The profile is being deleted: every nutrition row of the user goes with it."""
-    for table in (WeightEntry, TargetChange, Goal, Eating, Body):
+    for table in (CalorieEvent, WeightEntry, TargetChange, Goal, Eating, Body):
         await session.execute(delete(table).where(table.user_id == user_id))

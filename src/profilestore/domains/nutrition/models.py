@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, Uuid
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from profilestore.platform.db import Base, UtcDateTime
@@ -86,3 +87,23 @@ class TargetChange(Base):
     kcal: Mapped[float | None] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(8))
     clamped: Mapped[bool] = mapped_column(Boolean)
+
+
+class CalorieEvent(Base):
+    """One calorie eaten or burned; ``event_id`` is the client's (a retry is not counted twice)."""
+
+    __tablename__ = "nutrition_calories"
+
+    user_id: Mapped[uuid.UUID] = _owner()
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    kcal: Mapped[float] = mapped_column(Float)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    source: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(String(500))
+    details: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+Index("ix_nutrition_calories_at", CalorieEvent.user_id, CalorieEvent.at, CalorieEvent.event_id)

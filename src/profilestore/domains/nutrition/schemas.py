@@ -4,13 +4,23 @@ each answer holds (in the user's units)."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    RootModel,
+    model_validator,
+)
 
 from profilestore.domains.nutrition import formulas
+from profilestore.platform.jsonutil import dumps
 from profilestore.platform.schemas import WriteModel
-from profilestore.platform.types import TextRule
+from profilestore.platform.types import BoundedDatetime, TextRule, check_json_text
 
 MIN_AGE, MAX_AGE = 13, 120
 
@@ -236,3 +246,64 @@ class GoalView(BaseModel):
 
 class GoalList(BaseModel):
     items: list[GoalView]
+
+
+CalorieKind = Literal["consumed", "burned_activity", "burned_other"]
+MAX_METADATA_BYTES = 4096
+MAX_BATCH = 1000
+FUTURE_LIMIT = dt.timedelta(hours=24)
+
+
+def _small_object(value: dict[str, Any]) -> dict[str, Any]:
+    check_json_text(value)
+    if len(dumps(value)) > MAX_METADATA_BYTES:
+        raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
+    return value
+
+
+def _not_far_ahead(value: dt.datetime) -> dt.datetime:
+    if value > dt.datetime.now(dt.UTC) + FUTURE_LIMIT:
+        raise ValueError("must not be more than 24 hours in the future")
+    return value
+
+
+class CalorieWrite(WriteModel):
+    event_id: uuid.UUID | None = Field(
+        None, description="A client UUID: sending the event again does not count it twice"
+    )
+    kind: CalorieKind
+    kcal: Annotated[float, Field(strict=True, ge=0, le=20_000, allow_inf_nan=False)]
+    at: Annotated[BoundedDatetime, AfterValidator(_not_far_ahead)]
+    source: Annotated[str, TextRule(64)] | None = None
+    note: Annotated[str, TextRule(500, multiline=True)] | None = None
+    metadata: Annotated[dict[str, Any], AfterValidator(_small_object)] | None = Field(
+        None, description="A JSON object of at most 4 KiB"
+    )
+
+
+class CaloriePost(RootModel[dict[str, Any]]):
+    """``POST .../calories``: one event, or ``{"events": [...]}``; validated by
+    ``calories.parse``, so that a batch's errors name each bad event's index."""
+
+
+class CalorieEntry(BaseModel):
+    event_id: uuid.UUID
+    kind: CalorieKind
+    kcal: float
+    at: dt.datetime
+    source: str | None
+    note: str | None
+    metadata: dict[str, Any] | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class CalorieBatchAnswer(BaseModel):
+    items: list[CalorieEntry] = Field(description="The batch's events as stored, in its order")
+    created: int
+    duplicates: int = Field(description="Events whose event_id was already stored (unchanged)")
+
+
+class CaloriePage(BaseModel):
+    items: list[CalorieEntry]
+    next_cursor: str | None

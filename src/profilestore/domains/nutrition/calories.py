@@ -1,0 +1,200 @@
+"""The calorie ledger: events eaten or burned, logged one at a time or in batches of up to
+1,000 in one transaction (a batch with one bad event is refused whole), deduplicated by the
+client's ``event_id``, listed newest first, corrected and removed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import Counter
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from profilestore.domains.nutrition import events
+from profilestore.domains.nutrition.models import CalorieEvent
+from profilestore.domains.nutrition.schemas import MAX_BATCH, CalorieWrite
+from profilestore.domains.profiles import public as profiles
+from profilestore.platform.db import utcnow
+from profilestore.platform.errors import invalid, not_found, validation_problem
+from profilestore.platform.pagination import newest_first_page
+from profilestore.platform.schemas import patched
+
+WRITABLE = ("kind", "kcal", "at", "source", "note", "metadata")
+
+
+def entry_view(row: CalorieEvent) -> dict[str, Any]:
+    return {
+        "event_id": row.event_id,
+        "kind": row.kind,
+        "kcal": row.kcal,
+        "at": row.at,
+        "source": row.source,
+        "note": row.note,
+        "metadata": row.details,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
+def parse(payload: Any) -> tuple[list[CalorieWrite], bool]:
+    """The events of a POST body (one event, or ``{"events": [...]}``) and whether it was a
+    batch; 422 naming every bad event's index and field."""
+    batch = isinstance(payload, dict) and "events" in payload
+    if not batch:
+        return [_one(payload, ("body",))], False
+    if set(payload) != {"events"}:
+        raise invalid("body", 'a batch is {"events": [...]} and nothing else', "batch")
+    items = payload["events"]
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
+        raise invalid("body.events", f"must be a list of 1-{MAX_BATCH} events", "batch")
+    errors: list[dict[str, Any]] = []
+    parsed: list[CalorieWrite] = []
+    for index, item in enumerate(items):
+        try:
+            parsed.append(CalorieWrite.model_validate(item))
+        except ValidationError as exc:
+            errors += [{**e, "loc": ("body", "events", index, *e["loc"])} for e in exc.errors()]
+    if errors:
+        raise validation_problem(errors)
+    return parsed, True
+
+
+def _one(payload: Any, where: tuple[Any, ...]) -> CalorieWrite:
+    try:
+        return CalorieWrite.model_validate(payload)
+    except ValidationError as exc:
+        raise validation_problem(
+            [{**e, "loc": (*where, *e["loc"])} for e in exc.errors()]
+        ) from None
+
+
+async def log(
+    session: AsyncSession, user_id: uuid.UUID, entries: list[CalorieWrite]
+) -> tuple[list[dict[str, Any]], int]:
+    """Store the events whose ``event_id`` is new; every event as stored, in order, and how many
+    were new. One ``CaloriesLogged`` for the batch (counts and kcal per kind of the new ones)."""
+    if not await profiles.lock_owner(session, user_id):
+        raise not_found("profile")
+    ids = [entry.event_id or uuid.uuid4() for entry in entries]
+    known = await _existing(
+        session, user_id, [i for i, e in zip(ids, entries, strict=True) if e.event_id]
+    )
+    now = utcnow()
+    stored: dict[uuid.UUID, CalorieEvent] = dict(known)
+    fresh: list[CalorieEvent] = []
+    for event_id, entry in zip(ids, entries, strict=True):
+        if event_id in stored:
+            continue  # a retry (or the same id twice in one batch): counted once
+        row = CalorieEvent(
+            user_id=user_id,
+            event_id=event_id,
+            kind=entry.kind,
+            kcal=entry.kcal,
+            at=entry.at,
+            source=entry.source,
+            note=entry.note,
+            details=entry.metadata,
+            created_at=now,
+            updated_at=now,
+        )
+        stored[event_id] = row
+        fresh.append(row)
+    session.add_all(fresh)
+    await session.flush()
+    if fresh:
+        _announce(session, user_id, fresh)
+    return [entry_view(stored[event_id]) for event_id in ids], len(fresh)
+
+
+def _announce(session: AsyncSession, user_id: uuid.UUID, rows: list[CalorieEvent]) -> None:
+    count: Counter[str] = Counter()
+    kcal: dict[str, float] = {}
+    for row in rows:
+        count[row.kind] += 1
+        kcal[row.kind] = kcal.get(row.kind, 0.0) + row.kcal
+    events.calories_logged(session, user_id, dict(count), {k: round(v, 3) for k, v in kcal.items()})
+
+
+async def _existing(
+    session: AsyncSession, user_id: uuid.UUID, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, CalorieEvent]:
+    if not ids:
+        return {}
+    statement = select(CalorieEvent).where(
+        CalorieEvent.user_id == user_id, CalorieEvent.event_id.in_(set(ids))
+    )
+    return {row.event_id: row for row in (await session.execute(statement)).scalars()}
+
+
+async def page(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    kind: str | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], str | None]:
+    if not await profiles.profile_exists(session, user_id):
+        raise not_found("profile")
+    statement = select(CalorieEvent).where(CalorieEvent.user_id == user_id)
+    if since is not None:
+        statement = statement.where(CalorieEvent.at >= since)
+    if until is not None:
+        statement = statement.where(CalorieEvent.at < until)
+    if kind is not None:
+        statement = statement.where(CalorieEvent.kind == kind)
+    rows, next_cursor = await newest_first_page(
+        session, statement, CalorieEvent.at, CalorieEvent.event_id, cursor=cursor, limit=limit
+    )
+    return [entry_view(row) for row in rows], next_cursor
+
+
+async def correct(
+    session: AsyncSession, user_id: uuid.UUID, event_id: uuid.UUID, patch: dict[str, Any]
+) -> dict[str, Any]:
+    row = await _locked_row(session, user_id, event_id)
+    if row is None:
+        raise not_found("calorie event")
+    current = {name: getattr(row, name) for name in WRITABLE if name != "metadata"}
+    current |= {"metadata": row.details, "at": row.at.isoformat()}
+    if "event_id" in patch:
+        raise invalid("body.event_id", "an event keeps its id", "read_only")
+    data = patched(CalorieWrite, current, patch)
+    before = (row.kind, row.kcal)
+    for name in WRITABLE:
+        setattr(row, "details" if name == "metadata" else name, getattr(data, name))
+    row.updated_at = utcnow()
+    await session.flush()
+    events.calorie_entry_changed(
+        session, user_id, event_id, "corrected", before, (row.kind, row.kcal)
+    )
+    return entry_view(row)
+
+
+async def remove(session: AsyncSession, user_id: uuid.UUID, event_id: uuid.UUID) -> None:
+    """Idempotent: removing what is not there changes nothing."""
+    row = await _locked_row(session, user_id, event_id)
+    if row is None:
+        return
+    await session.execute(
+        delete(CalorieEvent).where(
+            CalorieEvent.user_id == user_id, CalorieEvent.event_id == event_id
+        )
+    )
+    events.calorie_entry_changed(session, user_id, event_id, "removed", (row.kind, row.kcal), None)
+
+
+async def _locked_row(
+    session: AsyncSession, user_id: uuid.UUID, event_id: uuid.UUID
+) -> CalorieEvent | None:
+    if not await profiles.lock_owner(session, user_id):
+        raise not_found("profile")
+    statement = select(CalorieEvent).where(
+        CalorieEvent.user_id == user_id, CalorieEvent.event_id == event_id
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
