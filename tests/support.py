@@ -90,8 +90,9 @@ def bearer(sub: str | uuid.UUID, **kwargs: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(sub, **kwargs)}"}
 
 
-ADMIN = bearer("admin-tool", roles=["admin"])
-SERVICE = bearer("chat-service", roles=["service"])
+# Made once at import and used for the whole run: they must outlive a slow suite.
+ADMIN = bearer("admin-tool", roles=["admin"], ttl=24 * 3600)
+SERVICE = bearer("chat-service", roles=["service"], ttl=24 * 3600)
 
 
 @asynccontextmanager

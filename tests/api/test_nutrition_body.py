@@ -198,6 +198,9 @@ async def test_weight_history(client: httpx.AsyncClient) -> None:
         url(user, f"body/weights?from={TODAY.isoformat()}&to=2000-01-01"), headers=me
     )
     assert backwards.status_code == 422
+    for query in ("to=0", "from=1700000000", "from=2026-13-01"):
+        odd = await client.get(url(user, f"body/weights?{query}"), headers=me)
+        assert odd.status_code == 422, query
 
 
 async def test_events_name_the_changes_not_the_measurements(

@@ -3,7 +3,6 @@ admin or a service read; the user or an admin (a dietitian) write)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated, Any
 
@@ -30,6 +29,7 @@ from profilestore.domains.nutrition.schemas import (
     GoalList,
     GoalView,
     GoalWrite,
+    IsoDate,
     WeightEntry,
     WeightList,
     WeightLog,
@@ -122,8 +122,8 @@ async def list_weights(
     user_id: UserId,
     session: Reader,
     _: CanRead,
-    since: Annotated[dt.date | None, Query(alias="from")] = None,
-    until: Annotated[dt.date | None, Query(alias="to")] = None,
+    since: Annotated[IsoDate | None, Query(alias="from")] = None,
+    until: Annotated[IsoDate | None, Query(alias="to")] = None,
 ) -> Response:
     if since is not None and until is not None and since > until:
         raise invalid("query.from", "must not be after `to`", "range")
@@ -241,11 +241,11 @@ CALORIE_BODY_OPENAPI = {
 
 @router.post(
     "/calories",
+    response_model=CalorieEntry | CalorieBatchAnswer,
     status_code=201,
     summary='Log one calorie event, or a batch {"events": [...]} of up to 1000 (all or none)',
     openapi_extra=CALORIE_BODY_OPENAPI,
     responses={
-        201: {"model": CalorieBatchAnswer, "description": "A batch; one event answers its entry"},
         200: {"model": CalorieEntry, "description": "One event already logged (by event_id)"},
         **problem_responses(401, 404, 413, 415, 422),
     },
