@@ -245,7 +245,7 @@ def _idempotent_writes(app: FastAPI) -> set[tuple[str, str]]:
         calls = {dependency.call for dependency in route.dependant.dependencies}
         if unit_of_work in calls:
             methods = {method.lower() for method in route.methods or ()}
-            found |= {(route.path, method) for method in methods & WRITE_METHODS}
+            found |= {(route.path_format, method) for method in methods & WRITE_METHODS}
     return found
 
 

@@ -16,6 +16,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+nutrition_app = typer.Typer(help="The nutrition domain's maintenance.", no_args_is_help=True)
+app.add_typer(nutrition_app, name="nutrition")
 
 
 @app.command()
@@ -89,6 +91,26 @@ def db_downgrade(revision: Annotated[str, typer.Argument()] = "-1") -> None:
 def db_current() -> None:
     """Print the database's current revision."""
     typer.echo(runner.current(Settings().effective_database_url) or "base (no migrations applied)")
+
+
+@nutrition_app.command("rebuild-rollups")
+def nutrition_rebuild_rollups(
+    user: Annotated[
+        uuid.UUID | None, typer.Option(help="Only this user (default: every user with a ledger).")
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Report differences without changing anything.")
+    ] = False,
+) -> None:
+    """Recount the hourly and daily calorie rollups from the events, in each user's timezone,
+    and report every user whose rollups differed. With --check, exit 1 if any did."""
+    import asyncio
+
+    from profilestore.maintenance import rebuild_rollups
+
+    report = asyncio.run(rebuild_rollups(Settings(), user, check=check, echo=typer.echo))
+    if check and report.users_differing:
+        raise typer.Exit(1)
 
 
 @app.command()

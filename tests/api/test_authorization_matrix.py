@@ -24,7 +24,7 @@ READ_METHODS = {"GET"}
 
 
 def api_routes(app: FastAPI) -> list[tuple[APIRoute, str]]:
-    routes = [r for r in app.routes if isinstance(r, APIRoute) and r.path.startswith("/v1/")]
+    routes = [r for r in app.routes if isinstance(r, APIRoute) and r.path_format.startswith("/v1/")]
     return [(route, method) for route in routes for method in sorted(route.methods)]
 
 
@@ -46,7 +46,9 @@ def body_for(route: APIRoute) -> dict[str, Any] | None:
     name = next((getattr(a, "__name__", "") for a in candidates if getattr(a, "__name__", "")), "")
     key = name if name in EXAMPLE_BODIES else ("patch" if name == "dict" else None)
     if key is None:
-        pytest.fail(f"add an example body for {name} ({route.path}) to its domain's descriptor")
+        pytest.fail(
+            f"add an example body for {name} ({route.path_format}) to its domain's descriptor"
+        )
     return EXAMPLE_BODIES[key]
 
 
@@ -81,8 +83,8 @@ async def snapshot(
     """Everything B has, read as an admin through every GET route."""
     state = {}
     for route, method in api_routes(app):
-        if method in READ_METHODS and "{user_id}" in route.path:
-            path = fill(route.path, values)
+        if method in READ_METHODS and "{user_id}" in route.path_format:
+            path = fill(route.path_format, values)
             response = await client.get(path, headers=ADMIN)
             body = response.content if response.is_success else b""  # errors carry request ids
             state[path] = (response.status_code, body)
@@ -99,10 +101,10 @@ async def test_no_token_is_401_everywhere(
     client: httpx.AsyncClient, app: FastAPI, victim: dict[str, str]
 ) -> None:
     for route, method in api_routes(app):
-        path = fill(route.path, victim)
+        path = fill(route.path_format, victim)
         for headers in ({}, {"Authorization": "Bearer not-a-jwt"}, {"Authorization": "Basic eDp5"}):
             response = await call(client, route, method, path, headers)
-            assert response.status_code == 401, (method, route.path, headers, response.text)
+            assert response.status_code == 401, (method, route.path_format, headers, response.text)
             assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
             assert response.headers["content-type"] == "application/problem+json"
 
@@ -116,14 +118,14 @@ async def test_other_users_cannot_reach_private_resources(
     for route, method in api_routes(app):
         rule = route_access(route)
         assert rule is not None
-        if rule.anyone or "{user_id}" not in route.path:
+        if rule.anyone or "{user_id}" not in route.path_format:
             continue
-        path = fill(route.path, victim)
+        path = fill(route.path_format, victim)
         response = await call(client, route, method, path, attacker)
-        assert response.status_code == rule.denial, (method, route.path, response.text)
+        assert response.status_code == rule.denial, (method, route.path_format, response.text)
         if method not in READ_METHODS and "service" not in rule.roles:
             refused = await call(client, route, method, path, SERVICE)
-            assert refused.status_code == rule.denial, ("service", method, route.path)
+            assert refused.status_code == rule.denial, ("service", method, route.path_format)
         checked += 1
     assert checked >= 8
     assert await snapshot(client, app, victim) == before
@@ -137,8 +139,10 @@ async def test_service_and_admin_only_routes_refuse_users(
         assert rule is not None
         if rule.anyone or rule.owner:
             continue
-        response = await call(client, route, method, fill(route.path, victim), bearer(uuid.uuid4()))
-        assert response.status_code == rule.denial, (method, route.path)
+        response = await call(
+            client, route, method, fill(route.path_format, victim), bearer(uuid.uuid4())
+        )
+        assert response.status_code == rule.denial, (method, route.path_format)
 
 
 async def test_public_reads_never_show_private_fields(

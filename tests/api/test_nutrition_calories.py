@@ -109,6 +109,8 @@ async def test_concurrent_retries_count_once(client: httpx.AsyncClient) -> None:
     assert sorted(a.status_code for a in answers) == [201] * 5
     assert sum(a.json()["created"] for a in answers) == 20
     assert len(await listed(client, user)) == 20
+    summary = await client.get(url(user, "calories/summary?granularity=year"), headers=bearer(user))
+    assert sum(bucket["count"] for bucket in summary.json()["buckets"]) == 20  # rollups too
 
 
 async def test_list_filters_and_pages(client: httpx.AsyncClient) -> None:

@@ -107,12 +107,14 @@ async def test_openapi_describes_every_route_with_its_rule_and_errors(
     assert schema["openapi"].startswith("3.1")
     assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert "Problem" in schema["components"]["schemas"]
-    api_routes = [r for r in app.routes if isinstance(r, APIRoute) and r.path.startswith("/v1")]
+    api_routes = [
+        r for r in app.routes if isinstance(r, APIRoute) and r.path_format.startswith("/v1")
+    ]
     assert api_routes
     for route in api_routes:
         for method in route.methods:
-            operation = schema["paths"][route.path][method.lower()]
-            where = f"{method} {route.path}"
+            operation = schema["paths"][route.path_format][method.lower()]
+            where = f"{method} {route.path_format}"
             assert operation["x-access"], where
             assert operation["security"] == [{"bearerAuth": []}], where
             unauthorized = operation["responses"]["401"]

@@ -42,7 +42,7 @@ def test_no_dependency_runs_in_a_worker_thread(app: FastAPI) -> None:
         return found
 
     offenders = {
-        route.path: names
+        route.path_format: names
         for route in app.routes
         if isinstance(route, APIRoute) and (names := sync_callables(route.dependant))
     }

@@ -30,8 +30,8 @@ def _pairwise_writes(app: FastAPI) -> list[APIRoute]:
         route
         for route in app.routes
         if isinstance(route, APIRoute)
-        and route.path.startswith("/v1/profiles/{user_id}/")
-        and SECOND_USER.search(route.path)
+        and route.path_format.startswith("/v1/profiles/{user_id}/")
+        and SECOND_USER.search(route.path_format)
         and "PUT" in route.methods
     ]
 
@@ -39,9 +39,9 @@ def _pairwise_writes(app: FastAPI) -> list[APIRoute]:
 async def _link(client: httpx.AsyncClient, app: FastAPI, owner: uuid.UUID, other: uuid.UUID) -> int:
     made = 0
     for route in _pairwise_writes(app):
-        path = SECOND_USER.sub(str(other), route.path.replace("{user_id}", str(owner)))
+        path = SECOND_USER.sub(str(other), route.path_format.replace("{user_id}", str(owner)))
         response = await client.put(path, json=body_for(route), headers=bearer(owner))
-        assert response.status_code in (200, 201), (route.path, response.text)
+        assert response.status_code in (200, 201), (route.path_format, response.text)
         made += 1
     return made
 
@@ -54,18 +54,20 @@ async def _own_rows(client: httpx.AsyncClient, app: FastAPI, owner: uuid.UUID) -
     route table) once, so that each user-keyed table holds a row of ``owner``."""
     made = 0
     for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.path.startswith("/v1/profiles/{user_id}/"):
+        if not isinstance(route, APIRoute) or not route.path_format.startswith(
+            "/v1/profiles/{user_id}/"
+        ):
             continue
-        names = set(re.findall(r"\{(\w+)\}", route.path)) - {"user_id"}
+        names = set(re.findall(r"\{(\w+)\}", route.path_format)) - {"user_id"}
         if not names <= set(OWN_PARAMETERS) or not {"POST", "PUT"} & route.methods:
             continue
-        path = route.path.replace("{user_id}", str(owner))
+        path = route.path_format.replace("{user_id}", str(owner))
         for name, value in OWN_PARAMETERS.items():
             path = path.replace("{" + name + "}", value)
         method = "POST" if "POST" in route.methods else "PUT"
         body = body_for(route)
         response = await client.request(method, path, json=body, headers=bearer(owner))
-        assert response.status_code in (200, 201, 204), (route.path, response.text)
+        assert response.status_code in (200, 201, 204), (route.path_format, response.text)
         made += 1
     return made
 

@@ -225,7 +225,7 @@ class RequestPipeline:
         route = scope.get("route")
         principal = state.get("principal")
         elapsed = time.perf_counter() - started
-        route_path = getattr(route, "path", None) or state.get(ROUTE_TEMPLATE)
+        route_path = getattr(route, "path_format", None) or state.get(ROUTE_TEMPLATE)
         _latency(
             scope["method"], route_path or "unmatched", status, state.get(CACHE_RESULT, "none")
         ).observe(elapsed)

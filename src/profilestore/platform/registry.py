@@ -37,6 +37,10 @@ UserDeleted = Callable[[AsyncSession, uuid.UUID], Awaitable[None]]
 """Removes, in the deleting transaction, a domain's rows of or pointing at a deleted user (and
 emits the events of each removal)."""
 
+ProfileChanged = Callable[[AsyncSession, dict[str, Any], list[str]], Awaitable[None]]
+"""Called in the transaction of a profile update with the profile as written and the names of
+the fields that changed (a domain that keeps data derived from a profile field)."""
+
 
 @dataclass(frozen=True)
 class Domain:
@@ -47,6 +51,7 @@ class Domain:
     viewer_filter: ViewerFilter | None = None
     hidden_from: HiddenFrom | None = None
     user_deleted: UserDeleted | None = None
+    profile_changed: ProfileChanged | None = None
     fast_reads: tuple[FastRead, ...] = ()
     configure: Configure | None = None
     lifespan: Lifespan | None = None
@@ -94,3 +99,11 @@ async def user_deleted(session: AsyncSession, user_id: uuid.UUID) -> None:
     for domain in _installed:
         if domain.user_deleted is not None:
             await domain.user_deleted(session, user_id)
+
+
+async def profile_changed(
+    session: AsyncSession, profile: dict[str, Any], changed: list[str]
+) -> None:
+    for domain in _installed:
+        if domain.profile_changed is not None:
+            await domain.profile_changed(session, profile, changed)

@@ -1,6 +1,6 @@
-"""The nutrition domain (issue 11, in progress): body metrics with BMR/TDEE, weight history,
-the eating profile, goals and the calorie target (with its history), and the calorie ledger so
-far; its summaries and rollups are still to come."""
+"""The nutrition domain: body metrics with BMR/TDEE, weight history, the eating profile, goals
+and the calorie target (with its history), the calorie ledger, and its summaries in the user's
+timezone from hourly and daily rollups kept with every ledger write."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ BATCH_BODY_BYTES = 8 * 1024 * 1024
 
 
 def descriptor() -> Domain:
-    from profilestore.domains.nutrition import api, body
+    from profilestore.domains.nutrition import api, body, rollups
 
     return Domain(
         name="nutrition",
         routers=(api.router,),
         models=("profilestore.domains.nutrition.models",),
         user_deleted=body.user_deleted,
+        profile_changed=rollups.profile_changed,
         body_limits={"/v1/profiles/{user_id}/calories": BATCH_BODY_BYTES},
         example_bodies={
             "BodyWrite": {"height_cm": 180, "weight_kg": 80, "activity_level": "sedentary"},

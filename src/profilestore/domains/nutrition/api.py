@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi import Body as BodyParam
 from starlette.responses import Response
 
-from profilestore.domains.nutrition import body, calories, eating, goals
+from profilestore.domains.nutrition import body, calories, eating, goals, summary
 from profilestore.domains.nutrition.models import Body as BodyRow
 from profilestore.domains.nutrition.models import Eating as EatingRow
 from profilestore.domains.nutrition.schemas import (
@@ -22,6 +22,7 @@ from profilestore.domains.nutrition.schemas import (
     CalorieKind,
     CaloriePage,
     CaloriePost,
+    CalorieSummary,
     CalorieWrite,
     Eating,
     EatingWrite,
@@ -29,6 +30,7 @@ from profilestore.domains.nutrition.schemas import (
     GoalList,
     GoalView,
     GoalWrite,
+    Granularity,
     IsoDate,
     WeightEntry,
     WeightList,
@@ -285,8 +287,32 @@ async def list_calories(
     return json_response({"items": items, "next_cursor": next_cursor})
 
 
+@router.get(
+    "/calories/summary",
+    response_model=CalorieSummary,
+    summary="Calories per local hour, day, ISO week, month or year, with the daily balance",
+    description=(
+        "Buckets follow the profile's timezone. `from` and `to` are local dates, both "
+        "included, widened to whole buckets (default: today's hours, the last 30 days, 13 "
+        "weeks, 12 months or 5 years). At most 4000 buckets. Read from rollups kept with "
+        "every ledger write; see docs/nutrition.md for the balance."
+    ),
+    responses=problem_responses(401, 404, 422),
+)
+async def calorie_summary(
+    user_id: UserId,
+    session: Reader,
+    _: CanRead,
+    granularity: Granularity = "day",
+    first: Annotated[IsoDate | None, Query(alias="from")] = None,
+    last: Annotated[IsoDate | None, Query(alias="to")] = None,
+) -> Response:
+    answer = await summary.summary(session, user_id, granularity, first, last)
+    return json_response(answer)
+
+
 @router.patch(
-    "/calories/{event_id}",
+    "/calories/{event_id:uuid}",
     response_model=CalorieEntry,
     summary="Correct a logged event (JSON Merge Patch)",
     openapi_extra=MERGE_PATCH_OPENAPI,
@@ -299,7 +325,7 @@ async def correct_calories(
 
 
 @router.delete(
-    "/calories/{event_id}",
+    "/calories/{event_id:uuid}",
     status_code=204,
     summary="Remove a logged event (idempotent)",
     responses=problem_responses(401, 404, 422),

@@ -14,8 +14,11 @@ from profilestore.domains.nutrition import events, formulas, targets
 from profilestore.domains.nutrition.models import (
     Body,
     CalorieEvent,
+    DayRollup,
     Eating,
     Goal,
+    HourRollup,
+    RollupZone,
     TargetChange,
     WeightEntry,
 )
@@ -227,5 +230,6 @@ async def weights(
 
 async def user_deleted(session: AsyncSession, user_id: uuid.UUID) -> None:
     """The profile is being deleted: every nutrition row of the user goes with it."""
-    for table in (CalorieEvent, WeightEntry, TargetChange, Goal, Eating, Body):
+    tables = (CalorieEvent, HourRollup, DayRollup, RollupZone, WeightEntry, TargetChange)
+    for table in (*tables, Goal, Eating, Body):
         await session.execute(delete(table).where(table.user_id == user_id))

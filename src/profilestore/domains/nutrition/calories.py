@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from profilestore.domains.nutrition import events
+from profilestore.domains.nutrition import events, rollups
 from profilestore.domains.nutrition.models import CalorieEvent
 from profilestore.domains.nutrition.schemas import MAX_BATCH, CalorieWrite
 from profilestore.domains.profiles import public as profiles
@@ -76,8 +76,7 @@ async def log(
 ) -> tuple[list[dict[str, Any]], int]:
     """Store the events whose ``event_id`` is new; every event as stored, in order, and how many
     were new. One ``CaloriesLogged`` for the batch (counts and kcal per kind of the new ones)."""
-    if not await profiles.lock_owner(session, user_id):
-        raise not_found("profile")
+    zone = await _lock_ledger(session, user_id)
     ids = [entry.event_id or uuid.uuid4() for entry in entries]
     known = await _existing(
         session, user_id, [i for i, e in zip(ids, entries, strict=True) if e.event_id]
@@ -105,6 +104,7 @@ async def log(
     session.add_all(fresh)
     await session.flush()
     if fresh:
+        await rollups.add(session, user_id, zone, [(r.kind, r.kcal, r.at) for r in fresh])
         _announce(session, user_id, fresh)
     return [entry_view(stored[event_id]) for event_id in ids], len(fresh)
 
@@ -157,7 +157,7 @@ async def page(
 async def correct(
     session: AsyncSession, user_id: uuid.UUID, event_id: uuid.UUID, patch: dict[str, Any]
 ) -> dict[str, Any]:
-    row = await _locked_row(session, user_id, event_id)
+    zone, row = await _locked_row(session, user_id, event_id)
     if row is None:
         raise not_found("calorie event")
     current = {name: getattr(row, name) for name in WRITABLE if name != "metadata"}
@@ -165,11 +165,12 @@ async def correct(
     if "event_id" in patch:
         raise invalid("body.event_id", "an event keeps its id", "read_only")
     data = patched(CalorieWrite, current, patch)
-    before = (row.kind, row.kcal)
+    before, was_at = (row.kind, row.kcal), row.at
     for name in WRITABLE:
         setattr(row, "details" if name == "metadata" else name, getattr(data, name))
     row.updated_at = utcnow()
     await session.flush()
+    await rollups.recount(session, user_id, zone, [was_at, row.at])
     events.calorie_entry_changed(
         session, user_id, event_id, "corrected", before, (row.kind, row.kcal)
     )
@@ -178,7 +179,7 @@ async def correct(
 
 async def remove(session: AsyncSession, user_id: uuid.UUID, event_id: uuid.UUID) -> None:
     """Idempotent: removing what is not there changes nothing."""
-    row = await _locked_row(session, user_id, event_id)
+    zone, row = await _locked_row(session, user_id, event_id)
     if row is None:
         return
     await session.execute(
@@ -186,15 +187,24 @@ async def remove(session: AsyncSession, user_id: uuid.UUID, event_id: uuid.UUID)
             CalorieEvent.user_id == user_id, CalorieEvent.event_id == event_id
         )
     )
+    await rollups.recount(session, user_id, zone, [row.at])
     events.calorie_entry_changed(session, user_id, event_id, "removed", (row.kind, row.kcal), None)
+
+
+async def _lock_ledger(session: AsyncSession, user_id: uuid.UUID) -> str:
+    """Lock the owner (ledger writes of one user run one at a time, so their rollup updates
+    never interleave); the zone their buckets are in."""
+    exists, timezone = await profiles.lock_owner_timezone(session, user_id)
+    if not exists:
+        raise not_found("profile")
+    return await rollups.zone_for_write(session, user_id, timezone)
 
 
 async def _locked_row(
     session: AsyncSession, user_id: uuid.UUID, event_id: uuid.UUID
-) -> CalorieEvent | None:
-    if not await profiles.lock_owner(session, user_id):
-        raise not_found("profile")
+) -> tuple[str, CalorieEvent | None]:
+    zone = await _lock_ledger(session, user_id)
     statement = select(CalorieEvent).where(
         CalorieEvent.user_id == user_id, CalorieEvent.event_id == event_id
     )
-    return (await session.execute(statement)).scalar_one_or_none()
+    return zone, (await session.execute(statement)).scalar_one_or_none()

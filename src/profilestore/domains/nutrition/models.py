@@ -6,7 +6,18 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from profilestore.platform.db import Base, UtcDateTime
@@ -107,3 +118,45 @@ class CalorieEvent(Base):
 
 
 Index("ix_nutrition_calories_at", CalorieEvent.user_id, CalorieEvent.at, CalorieEvent.event_id)
+
+
+class _Totals:
+    """Per-kind sums (integer millikcal: exact under any order of adds) and counts of a bucket,
+    and its first and last event's instant."""
+
+    consumed_mkcal: Mapped[int] = mapped_column(BigInteger)
+    consumed_count: Mapped[int] = mapped_column(Integer)
+    activity_mkcal: Mapped[int] = mapped_column(BigInteger)
+    activity_count: Mapped[int] = mapped_column(Integer)
+    other_mkcal: Mapped[int] = mapped_column(BigInteger)
+    other_count: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    last_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class HourRollup(_Totals, Base):
+    """A local hour of the user's ledger, keyed by the instant the local hour starts (so the
+    repeated hour of a DST change is two rows, and a +05:30 zone's hours start at :30 UTC)."""
+
+    __tablename__ = "nutrition_calories_hourly"
+
+    user_id: Mapped[uuid.UUID] = _owner()
+    hour_start: Mapped[dt.datetime] = mapped_column(UtcDateTime, primary_key=True)
+
+
+class DayRollup(_Totals, Base):
+    """A local day of the user's ledger (weeks, months and years are folded from these)."""
+
+    __tablename__ = "nutrition_calories_daily"
+
+    user_id: Mapped[uuid.UUID] = _owner()
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+
+
+class RollupZone(Base):
+    """The timezone the user's rollups are bucketed in (their profile's when last rebuilt)."""
+
+    __tablename__ = "nutrition_rollup_zone"
+
+    user_id: Mapped[uuid.UUID] = _owner()
+    timezone: Mapped[str] = mapped_column(String(64))

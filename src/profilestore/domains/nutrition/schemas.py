@@ -272,7 +272,11 @@ class CalorieWrite(WriteModel):
         None, description="A client UUID: sending the event again does not count it twice"
     )
     kind: CalorieKind
-    kcal: Annotated[float, Field(strict=True, ge=0, le=20_000, allow_inf_nan=False)]
+    kcal: Annotated[
+        float,
+        Field(strict=True, ge=0, le=20_000, allow_inf_nan=False, description="Kept to 0.001"),
+        AfterValidator(lambda kcal: round(kcal, 3)),
+    ]
     at: Annotated[BoundedDatetime, AfterValidator(_not_far_ahead)]
     source: Annotated[str, TextRule(64)] | None = None
     note: Annotated[str, TextRule(500, multiline=True)] | None = None
@@ -307,3 +311,43 @@ class CalorieBatchAnswer(BaseModel):
 class CaloriePage(BaseModel):
     items: list[CalorieEntry]
     next_cursor: str | None
+
+
+Granularity = Literal["hour", "day", "week", "month", "year"]
+
+
+class SummaryBucket(BaseModel):
+    start: str = Field(
+        description="An hour: its local start with the offset; otherwise the local date of its "
+        "first day (weeks start on Monday)"
+    )
+    hours: float | None = Field(None, description="Day buckets: 23 or 25 on a DST change")
+    consumed: float
+    burned: float = Field(description="burned_activity + burned_other")
+    burned_activity: float
+    burned_other: float
+    count: int
+    avg: float | None = Field(description="kcal per event, every kind")
+    first: str | None = Field(description="The first event's time, in the user's timezone")
+    last: str | None
+    days_logged: int | None = Field(None, description="Day and coarser: days with events")
+    bmr_burn: float | None = Field(
+        None, description="BMR over the logged days (the part that has passed)"
+    )
+    balance: float | None = Field(
+        None, description="consumed - (bmr_burn + burned_activity), over the logged days"
+    )
+    target: float | None = Field(
+        None, description="The calorie targets in force on the logged days, summed"
+    )
+    variance: float | None = Field(None, description="consumed - target, over those days")
+
+
+class CalorieSummary(BaseModel):
+    user_id: uuid.UUID
+    granularity: Granularity
+    timezone: str = Field(description="The profile's timezone, which the buckets follow")
+    from_: dt.date = Field(alias="from")
+    to: dt.date
+    missing: list[str] = Field(description="Body metrics the BMR burn still needs")
+    buckets: list[SummaryBucket]

@@ -12,8 +12,10 @@ from profilestore.domains.profiles.presence_api import presence_of
 from profilestore.domains.profiles.schemas import PUBLIC_FIELDS, AvatarUrl, Locale, PublicProfile
 from profilestore.domains.profiles.service import (
     lock_owner,
+    lock_owner_timezone,
     lock_profile,
     profile_exists,
+    profile_timezone,
     visible_reads,
 )
 from profilestore.domains.profiles.transitions import RESYNC, TransitionHub
@@ -27,9 +29,11 @@ __all__ = [
     "TransitionHub",
     "embedded_profiles",
     "lock_owner",
+    "lock_owner_timezone",
     "lock_profile",
     "presence_of",
     "profile_exists",
+    "profile_timezone",
 ]
 
 

@@ -121,6 +121,20 @@ async def lock_owner(session: AsyncSession, user_id: uuid.UUID) -> bool:
     return (await session.execute(statement)).first() is not None
 
 
+async def lock_owner_timezone(session: AsyncSession, user_id: uuid.UUID) -> tuple[bool, str | None]:
+    """Lock the profile row (as ``lock_owner``): whether there is one, and its timezone."""
+    statement = select(Profile.timezone).where(Profile.user_id == user_id).with_for_update()
+    row = (await session.execute(statement)).first()
+    return (False, None) if row is None else (True, row.timezone)
+
+
+async def profile_timezone(session: AsyncSession, user_id: uuid.UUID) -> tuple[bool, str | None]:
+    """Whether the profile exists, and its timezone (no lock: for reads)."""
+    statement = select(Profile.timezone).where(Profile.user_id == user_id)
+    row = (await session.execute(statement)).first()
+    return (False, None) if row is None else (True, row.timezone)
+
+
 async def lock_profile(session: AsyncSession, user_id: uuid.UUID) -> Profile | None:
     """The profile row, locked for the rest of the transaction (SQLite: BEGIN IMMEDIATE)."""
     statement = select(Profile).where(Profile.user_id == user_id).with_for_update()
@@ -215,6 +229,8 @@ async def _update(session: AsyncSession, current: Profile, data: ProfileWrite) -
         await _flush(session)
         mark_stale(session, profile_key(current.user_id))
     profile = _as_dict(current)
+    if changed:
+        await registry.profile_changed(session, profile, changed)
     events.profile_written(session, profile, created=False, changed=changed)
     return ProfileChange(profile, changed=changed)
 
