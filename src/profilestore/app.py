@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 
 from profilestore import __version__
 from profilestore.domains.registry import DOMAINS
+from profilestore.hub import api as hub_api
 from profilestore.platform import gcpauses, idempotency, tickets
 from profilestore.platform.access import Access
 from profilestore.platform.auth import build_verifier
@@ -101,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             domain.configure(app)
     domain_routers = tuple(router for domain in DOMAINS for router in domain.routers)
     platform_routers = (health_router, events_api.metrics_router, tickets.router)
-    for router in (*platform_routers, *domain_routers, events_api.router):
+    for router in (*platform_routers, *domain_routers, hub_api.router, events_api.router):
         mount(app, router)
     declare_access_rules(app)
     refuse_unknown_query_parameters(app)

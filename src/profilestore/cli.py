@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,6 +19,8 @@ db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True
 app.add_typer(db_app, name="db")
 nutrition_app = typer.Typer(help="The nutrition domain's maintenance.", no_args_is_help=True)
 app.add_typer(nutrition_app, name="nutrition")
+movement_app = typer.Typer(help="The movement domain's catalogue.", no_args_is_help=True)
+app.add_typer(movement_app, name="movement")
 
 
 @app.command()
@@ -111,6 +114,29 @@ def nutrition_rebuild_rollups(
     report = asyncio.run(rebuild_rollups(Settings(), user, check=check, echo=typer.echo))
     if check and report.users_differing:
         raise typer.Exit(1)
+
+
+@movement_app.command("load-programs")
+def movement_load_programs(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="A catalogue JSON file (default: the sample catalogue shipped)."),
+    ] = None,
+) -> None:
+    """Create or replace the programmes of a catalogue file, all or none."""
+    import asyncio
+
+    from profilestore.domains.movement.public import SAMPLE_CATALOGUE
+    from profilestore.maintenance import load_programs
+    from profilestore.platform.errors import ProblemError
+
+    try:
+        asyncio.run(load_programs(Settings(), path or SAMPLE_CATALOGUE, echo=typer.echo))
+    except ProblemError as exc:
+        typer.echo(f"refused: {exc.detail}", err=True)
+        for error in exc.errors or ():
+            typer.echo(f"  {error.field}: {error.message}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -6,7 +6,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from profilestore.domains.movement import public as movement
 from profilestore.domains.nutrition import public as nutrition
 from profilestore.platform.db import Database
 from profilestore.settings import Settings
@@ -75,3 +77,23 @@ def _count(
             f"{user_id}: {found.hours_differing} hours and {found.days_differing} days "
             f"differed from a recount{fixed}"
         )
+
+
+async def load_programs(
+    settings: Settings, path: Path, *, echo: Callable[[str], None], db: Database | None = None
+) -> dict[str, int]:
+    """Load a programme catalogue file in one transaction (all of it or, if one entry is
+    invalid, none: the ProblemError names each bad entry and field)."""
+    payload = movement.read_catalogue(path)
+    database = db or Database(settings)
+    try:
+        async with database.write_session() as session, session.begin():
+            counts = await movement.load_programs(session, payload)
+    finally:
+        if db is None:
+            await database.dispose()
+    echo(
+        f"loaded {path.name}: {counts['created']} created, {counts['updated']} updated, "
+        f"{counts['unchanged']} unchanged"
+    )
+    return counts

@@ -139,10 +139,12 @@ async def test_service_and_admin_only_routes_refuse_users(
         assert rule is not None
         if rule.anyone or rule.owner:
             continue
-        response = await call(
-            client, route, method, fill(route.path_format, victim), bearer(uuid.uuid4())
-        )
+        path = fill(route.path_format, victim)
+        response = await call(client, route, method, path, bearer(uuid.uuid4()))
         assert response.status_code == rule.denial, (method, route.path_format)
+        if "service" not in rule.roles:
+            refused = await call(client, route, method, path, SERVICE)
+            assert refused.status_code == rule.denial, ("service", method, route.path_format)
 
 
 async def test_public_reads_never_show_private_fields(

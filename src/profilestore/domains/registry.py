@@ -4,7 +4,7 @@ matrix test) iterates over ``DOMAINS``; a new domain is added here and nowhere e
 
 from __future__ import annotations
 
-from profilestore.domains import media, nutrition, profiles, social
+from profilestore.domains import media, movement, nutrition, profiles, social
 from profilestore.platform.registry import Domain, install
 
 
@@ -14,6 +14,7 @@ def domains() -> tuple[Domain, ...]:
         social.descriptor(),
         media.descriptor(),
         nutrition.descriptor(),
+        movement.descriptor(),
     )
 
 

@@ -73,6 +73,7 @@ OWNER_ADMIN_OR_SERVICE_PRIVATE = Access(
     roles=frozenset({ADMIN, SERVICE}),
     denial=404,
 )
+ADMIN_ONLY = Access("admin", "admins only", roles=frozenset({ADMIN}))
 ADMIN_OR_SERVICE = Access(
     "admin-or-service", "admin and service roles only", roles=frozenset({ADMIN, SERVICE})
 )

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from profilestore.platform.fastpath import FastRead
+from profilestore.platform.hub import HubPart
 
 ViewerFilter = Callable[[Any, Any], ColumnElement[bool]]
 """``(owner column, viewer)`` → a condition that is true where the viewer may see the owner's
@@ -52,6 +53,8 @@ class Domain:
     hidden_from: HiddenFrom | None = None
     user_deleted: UserDeleted | None = None
     profile_changed: ProfileChanged | None = None
+    hub_part: HubPart | None = None
+    """The domain's section of the user's aggregate."""
     fast_reads: tuple[FastRead, ...] = ()
     configure: Configure | None = None
     lifespan: Lifespan | None = None
@@ -107,3 +110,7 @@ async def profile_changed(
     for domain in _installed:
         if domain.profile_changed is not None:
             await domain.profile_changed(session, profile, changed)
+
+
+def hub_parts() -> tuple[HubPart, ...]:
+    return tuple(d.hub_part for d in _installed if d.hub_part is not None)

@@ -7,9 +7,10 @@ from profilestore.platform.registry import Domain
 
 
 def descriptor() -> Domain:
-    from profilestore.domains.media import api, fast, history_api, ratings_api, viewers
+    from profilestore.domains.media import api, fast, history_api, hub, ratings_api, viewers
 
     return Domain(
+        hub_part=hub.PART,
         name="media",
         routers=(api.router, history_api.router, ratings_api.router),
         models=("profilestore.domains.media.models",),

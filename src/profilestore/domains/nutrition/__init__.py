@@ -11,9 +11,10 @@ BATCH_BODY_BYTES = 8 * 1024 * 1024
 
 
 def descriptor() -> Domain:
-    from profilestore.domains.nutrition import api, body, rollups
+    from profilestore.domains.nutrition import api, body, hub, rollups
 
     return Domain(
+        hub_part=hub.PART,
         name="nutrition",
         routers=(api.router,),
         models=("profilestore.domains.nutrition.models",),

@@ -339,3 +339,17 @@ async def _since_last_before(
         .order_by(moment)
     )
     return [(row[0], row[1]) for row in await session.execute(statement)]
+
+
+async def today(
+    session: AsyncSession, user_id: uuid.UUID, *, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Today's bucket (the user's local day): the hub's "how am I doing today"."""
+    exists, timezone = await profiles.profile_timezone(session, user_id)
+    if not exists:
+        raise not_found("profile")
+    day = (now or utcnow()).astimezone(ZoneInfo(rollups.zone_name(timezone))).date()
+    bucket: dict[str, Any] = (await summary(session, user_id, "day", day, day, now=now))["buckets"][
+        0
+    ]
+    return bucket

@@ -6,9 +6,10 @@ from profilestore.platform.registry import Domain
 
 
 def descriptor() -> Domain:
-    from profilestore.domains.profiles import address_api, api, fast, presence, presence_api
+    from profilestore.domains.profiles import address_api, api, fast, hub, presence, presence_api
 
     return Domain(
+        hub_part=hub.PART,
         name="profiles",
         routers=(api.router, presence_api.router, address_api.router),
         fast_reads=fast.FAST_READS,

@@ -7,9 +7,10 @@ from profilestore.platform.registry import Domain
 
 
 def descriptor() -> Domain:
-    from profilestore.domains.social import api, cached, presence_stream, service
+    from profilestore.domains.social import api, cached, hub, presence_stream, service
 
     return Domain(
+        hub_part=hub.PART,
         name="social",
         routers=(api.router, presence_stream.router),
         models=("profilestore.domains.social.models",),

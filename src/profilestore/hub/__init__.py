@@ -1,0 +1,1 @@
+"""The hub: one API over every domain (the user's aggregate; later GraphQL and federation)."""
