@@ -372,6 +372,9 @@ async def test_defaults_limits_and_bad_queries(client: httpx.AsyncClient) -> Non
         ("granularity=hour&from=2026-01-01&to=2026-12-31", "to"),
         ("from=2026-13-01", "from"),
         ("from=yesterday", "from"),
+        ("from=0001-01-01&to=0001-01-02", "from"),  # would overflow east of UTC
+        ("to=9999-12-31", "to"),
+        ("granularity=year&from=2200-01-01&to=2201-01-01", "to"),
     ]:
         answer = await client.get(url(user, f"calories/summary?{query}"), headers=bearer(user))
         assert answer.status_code == 422, (query, answer.text)

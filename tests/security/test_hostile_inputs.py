@@ -59,15 +59,20 @@ HOSTILE_DATETIMES = [
     "2024-13-01T00:00:00Z",
     "1969-12-31T23:59:59Z",
 ]
+HOSTILE_DATES = ["0001-01-01", "9999-12-31", "1899-12-31", "2024-02-30", "+2024-01-01"]
 HOSTILE_SHAPES = [None, True, False, [], {}, ["a\x00"], {"\x00": 1}, [[[[[]]]]]]
 hostile_values = st.one_of(
-    st.sampled_from(HOSTILE_TEXT + HOSTILE_NUMBERS + HOSTILE_DATETIMES + HOSTILE_SHAPES),
+    st.sampled_from(
+        HOSTILE_TEXT + HOSTILE_NUMBERS + HOSTILE_DATETIMES + HOSTILE_DATES + HOSTILE_SHAPES
+    ),
     st.text(st.characters(codec=None, categories=("Cc", "Cs", "Cf", "Zs", "Mn")), max_size=40),
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=True, allow_infinity=True),
 )
 hostile_query_values = st.one_of(
-    st.sampled_from(["%00", "a%00b", "%ff", "%ed%a0%80", "10000000000000000000", "-1", "²", "٣"]),
+    st.sampled_from(
+        ["%00", "a%00b", "%ff", "%ed%a0%80", "10000000000000000000", "-1", "²", "٣", *HOSTILE_DATES]
+    ),
     st.text(st.characters(codec="utf-8", categories=("Cc", "Nd", "No", "Zs")), max_size=30),
 )
 

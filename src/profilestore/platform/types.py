@@ -137,6 +137,15 @@ def _bounded(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
+def bounded_date(value: dt.date) -> dt.date:
+    """A date of years YEAR_MIN-YEAR_MAX: every day of it converts to an instant in any zone."""
+    if not YEAR_MIN <= value.year <= YEAR_MAX:
+        raise PydanticCustomError(
+            "date_range", "the year must be {low}-{high}", {"low": YEAR_MIN, "high": YEAR_MAX}
+        )
+    return value
+
+
 BoundedDatetime = Annotated[
     dt.datetime,
     BeforeValidator(_datetime_input),

@@ -20,7 +20,7 @@ from pydantic import (
 from profilestore.domains.nutrition import formulas
 from profilestore.platform.jsonutil import dumps
 from profilestore.platform.schemas import WriteModel
-from profilestore.platform.types import BoundedDatetime, TextRule, check_json_text
+from profilestore.platform.types import BoundedDatetime, TextRule, bounded_date, check_json_text
 
 MIN_AGE, MAX_AGE = 13, 120
 
@@ -36,7 +36,12 @@ def _iso_date(value: Any) -> Any:
     raise ValueError("must be a date as YYYY-MM-DD")
 
 
-IsoDate = Annotated[dt.date, BeforeValidator(_iso_date), Field(examples=["1990-06-15"])]
+IsoDate = Annotated[
+    dt.date,
+    BeforeValidator(_iso_date),
+    AfterValidator(bounded_date),
+    Field(examples=["1990-06-15"], description="YYYY-MM-DD, years 1900-2200"),
+]
 
 
 HeightCm = Annotated[float, Field(strict=True, ge=50, le=272, allow_inf_nan=False)]
