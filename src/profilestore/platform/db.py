@@ -52,6 +52,8 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
+        if value.tzinfo is dt.UTC:
+            return value  # asyncpg's timestamptz: already UTC
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 

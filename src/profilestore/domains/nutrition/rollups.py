@@ -102,10 +102,11 @@ class Totals:
 
     @classmethod
     def of(cls, row: Any) -> Totals:
-        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
+        return cls(*(getattr(row, name) for name in COLUMNS))
 
 
-COUNTED = tuple(f.name for f in fields(Totals) if f.name.endswith(("_mkcal", "_count")))
+COLUMNS = tuple(f.name for f in fields(Totals))
+COUNTED = tuple(name for name in COLUMNS if name.endswith(("_mkcal", "_count")))
 
 
 @dataclass

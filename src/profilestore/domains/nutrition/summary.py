@@ -13,7 +13,8 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -178,9 +179,11 @@ async def _days(
     start = first
     while start <= last:
         end = _period_end(granularity, start)
-        totals, balance = Totals(), _Balance()
-        for day, day_totals in by_period.get(start, []):
-            totals.merge(day_totals)
+        days, balance = by_period.get(start, []), _Balance()
+        totals = days[0][1] if len(days) == 1 else Totals()
+        for day, day_totals in days:
+            if totals is not day_totals:
+                totals.merge(day_totals)
             balance.add(energy, day, day_totals)
         bucket = {"start": start.isoformat(), **_totals(totals, reader.zone), **balance.view()}
         if granularity == "day":
@@ -282,14 +285,24 @@ class _Energy:
         )
         return cls(zone, now, body, weights, targets)
 
-    @property
+    starts: dict[dt.date, dt.datetime] = field(default_factory=dict, compare=False)
+    """Each local day's first instant, converted once per read."""
+    rates: dict[tuple[float, int], float] = field(default_factory=dict, compare=False)
+    """BMR (kcal a day) by weight and age, computed once per read."""
+
+    @cached_property
     def missing(self) -> list[str]:
         body = self.body
         return [name for name in BMR_NEEDS if body is None or getattr(body, name) is None]
 
+    def start(self, day: dt.date) -> dt.datetime:
+        found = self.starts.get(day)
+        if found is None:
+            found = self.starts[day] = day_start(day, self.zone)
+        return found
+
     def hours(self, day: dt.date) -> float:
-        length = day_start(day + ONE_DAY, self.zone) - day_start(day, self.zone)
-        return length / HOUR
+        return (self.start(day + ONE_DAY) - self.start(day)) / HOUR
 
     def bmr_burn(self, day: dt.date) -> float | None:
         """The BMR of ``day`` over the part of that local day that has passed."""
@@ -297,11 +310,13 @@ class _Energy:
         if body is None or self.missing:
             return None
         assert body.height_cm is not None and body.birth_date is not None
-        weight = self._weight_on(day, body.weight_kg)
-        sex: Any = body.sex
-        age = formulas.age_on(body.birth_date, day)
-        per_day = formulas.bmr_mifflin_st_jeor(weight, body.height_cm, age, sex)
-        start, end = day_start(day, self.zone), day_start(day + ONE_DAY, self.zone)
+        key = (self._weight_on(day, body.weight_kg), formulas.age_on(body.birth_date, day))
+        per_day = self.rates.get(key)
+        if per_day is None:
+            sex: Any = body.sex
+            per_day = formulas.bmr_mifflin_st_jeor(key[0], body.height_cm, key[1], sex)
+            self.rates[key] = per_day
+        start, end = self.start(day), self.start(day + ONE_DAY)
         passed = max(dt.timedelta(0), min(end, self.now) - start)
         return per_day * (passed / (24 * HOUR))
 
@@ -314,7 +329,7 @@ class _Energy:
 
     def target(self, day: dt.date) -> float | None:
         """The target in force at the end of ``day`` (the last one set before it ended)."""
-        end = day_start(day + ONE_DAY, self.zone)
+        end = self.start(day + ONE_DAY)
         index = bisect.bisect_left(self.targets, end, key=lambda entry: entry[0])
         return self.targets[index - 1][1] if index else None
 
