@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from profilestore.domains.nutrition import events, rollups
@@ -82,39 +82,47 @@ async def log(
         session, user_id, [i for i, e in zip(ids, entries, strict=True) if e.event_id]
     )
     now = utcnow()
-    stored: dict[uuid.UUID, CalorieEvent] = dict(known)
-    fresh: list[CalorieEvent] = []
+    stored = {event_id: entry_view(row) for event_id, row in known.items()}
+    fresh: list[dict[str, Any]] = []
     for event_id, entry in zip(ids, entries, strict=True):
         if event_id in stored:
             continue  # a retry (or the same id twice in one batch): counted once
-        row = CalorieEvent(
-            user_id=user_id,
-            event_id=event_id,
-            kind=entry.kind,
-            kcal=entry.kcal,
-            at=entry.at,
-            source=entry.source,
-            note=entry.note,
-            details=entry.metadata,
-            created_at=now,
-            updated_at=now,
-        )
-        stored[event_id] = row
-        fresh.append(row)
-    session.add_all(fresh)
-    await session.flush()
+        stored[event_id] = _new_entry(event_id, entry, now)
+        fresh.append(stored[event_id])
     if fresh:
-        await rollups.add(session, user_id, zone, [(r.kind, r.kcal, r.at) for r in fresh])
+        await session.execute(insert(CalorieEvent), [_columns(user_id, row) for row in fresh])
+        await rollups.add(session, user_id, zone, [(r["kind"], r["kcal"], r["at"]) for r in fresh])
         _announce(session, user_id, fresh)
-    return [entry_view(stored[event_id]) for event_id in ids], len(fresh)
+    return [stored[event_id] for event_id in ids], len(fresh)
 
 
-def _announce(session: AsyncSession, user_id: uuid.UUID, rows: list[CalorieEvent]) -> None:
+def _new_entry(event_id: uuid.UUID, entry: CalorieWrite, now: dt.datetime) -> dict[str, Any]:
+    """A new event as stored and answered (the batch goes in as one bulk insert)."""
+    return {
+        "event_id": event_id,
+        "kind": entry.kind,
+        "kcal": entry.kcal,
+        "at": entry.at,
+        "source": entry.source,
+        "note": entry.note,
+        "metadata": entry.metadata,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _columns(user_id: uuid.UUID, view: dict[str, Any]) -> dict[str, Any]:
+    columns = {"user_id": user_id, **view, "details": view["metadata"]}
+    del columns["metadata"]
+    return columns
+
+
+def _announce(session: AsyncSession, user_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:
     count: Counter[str] = Counter()
     kcal: dict[str, float] = {}
     for row in rows:
-        count[row.kind] += 1
-        kcal[row.kind] = kcal.get(row.kind, 0.0) + row.kcal
+        count[row["kind"]] += 1
+        kcal[row["kind"]] = kcal.get(row["kind"], 0.0) + row["kcal"]
     events.calories_logged(session, user_id, dict(count), {k: round(v, 3) for k, v in kcal.items()})
 
 
