@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from profilestore.platform.auth import ADMIN, SERVICE, Principal
 from profilestore.platform.errors import ProblemError, invalid
@@ -77,3 +78,9 @@ ADMIN_ONLY = Access("admin", "admins only", roles=frozenset({ADMIN}))
 ADMIN_OR_SERVICE = Access(
     "admin-or-service", "admin and service roles only", roles=frozenset({ADMIN, SERVICE})
 )
+
+# The rules as route parameters (``_: PrivateRead``), shared by every domain.
+PrivateRead = Annotated[Principal, Depends(OWNER_ADMIN_OR_SERVICE_PRIVATE)]
+PrivateWrite = Annotated[Principal, Depends(OWNER_OR_ADMIN_PRIVATE)]
+SignedIn = Annotated[Principal, Depends(SIGNED_IN)]
+AdminOnly = Annotated[Principal, Depends(ADMIN_ONLY)]

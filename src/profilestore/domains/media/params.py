@@ -7,13 +7,12 @@ from typing import Annotated
 from fastapi import Depends, Path, Query
 
 from profilestore.domains.media.schemas import DEFAULT_VIEWER, VIDEO_ID_PATTERN, VIEWER_ID_PATTERN
-from profilestore.platform.access import OWNER_ADMIN_OR_SERVICE_PRIVATE, SIGNED_IN
+from profilestore.platform.access import OWNER_ADMIN_OR_SERVICE_PRIVATE
 from profilestore.platform.auth import Principal
 from profilestore.platform.pagination import POSITION_PATTERN
 
 Owner = Annotated[Principal, Depends(OWNER_ADMIN_OR_SERVICE_PRIVATE)]
 """Media rows are private: the account's owner, an admin, or a service (a player back end)."""
-SignedIn = Annotated[Principal, Depends(SIGNED_IN)]
 ViewerParam = Annotated[
     str,
     Query(

@@ -15,7 +15,6 @@ from profilestore.domains.media.params import (
     Cursor,
     Limit,
     Owner,
-    SignedIn,
     VideoPath,
     ViewerParam,
 )
@@ -27,6 +26,7 @@ from profilestore.domains.media.schemas import (
     ReviewPage,
     VideoRatings,
 )
+from profilestore.platform.access import SignedIn
 from profilestore.platform.conditional import json_response, not_modified, not_modified_response
 from profilestore.platform.errors import not_found, problem_responses
 from profilestore.platform.params import IfMatch, IfNoneMatch, Reader, UserId, Writer

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
 from profilestore.domains.movement import catalogue, profile, recommend
@@ -24,12 +24,11 @@ from profilestore.domains.movement.schemas import (
 from profilestore.domains.movement.schemas import Program as ProgramModel
 from profilestore.domains.profiles import public as profiles
 from profilestore.platform.access import (
-    ADMIN_ONLY,
-    OWNER_ADMIN_OR_SERVICE_PRIVATE,
-    OWNER_OR_ADMIN_PRIVATE,
-    SIGNED_IN,
+    AdminOnly,
+    PrivateRead,
+    PrivateWrite,
+    SignedIn,
 )
-from profilestore.platform.auth import Principal
 from profilestore.platform.conditional import (
     etag,
     json_response,
@@ -50,10 +49,6 @@ from profilestore.platform.uow import UnitOfWorkRoute
 
 router = APIRouter(prefix="/v1/profiles/{user_id}", tags=["movement"], route_class=UnitOfWorkRoute)
 programs_router = APIRouter(prefix="/v1/programs", tags=["movement"], route_class=UnitOfWorkRoute)
-CanRead = Annotated[Principal, Depends(OWNER_ADMIN_OR_SERVICE_PRIVATE)]
-CanWrite = Annotated[Principal, Depends(OWNER_OR_ADMIN_PRIVATE)]
-SignedIn = Annotated[Principal, Depends(SIGNED_IN)]
-Admin = Annotated[Principal, Depends(ADMIN_ONLY)]
 ProgramIdPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")]
 RECOMMENDED = 50
 
@@ -69,7 +64,7 @@ def _movement_answer(row: MovementProfile, *, status: int = 200) -> Response:
     responses={304: {"description": "Not modified"}, **problem_responses(401, 404, 422)},
 )
 async def get_movement(
-    user_id: UserId, session: Reader, _: CanRead, if_none_match: IfNoneMatch = None
+    user_id: UserId, session: Reader, _: PrivateRead, if_none_match: IfNoneMatch = None
 ) -> Response:
     row = await profile.get_movement(session, user_id)
     if not_modified(if_none_match, etag(row.version)):
@@ -84,7 +79,7 @@ async def get_movement(
     responses={201: {"model": Movement}, **problem_responses(401, 404, 412, 413, 415, 422)},
 )
 async def put_movement(
-    user_id: UserId, data: MovementWrite, uow: Writer, _: CanWrite, if_match: IfMatch = None
+    user_id: UserId, data: MovementWrite, uow: Writer, _: PrivateWrite, if_match: IfMatch = None
 ) -> Response:
     row, created = await profile.put_movement(uow.session, user_id, data, if_match=if_match)
     return _movement_answer(row, status=201 if created else 200)
@@ -98,7 +93,7 @@ async def put_movement(
     responses=problem_responses(401, 404, 412, 413, 415, 422),
 )
 async def patch_movement(
-    user_id: UserId, patch: MergePatch, uow: Writer, _: CanWrite, if_match: IfMatch = None
+    user_id: UserId, patch: MergePatch, uow: Writer, _: PrivateWrite, if_match: IfMatch = None
 ) -> Response:
     row = await profile.patch_movement(uow.session, user_id, patch, if_match=if_match)
     return _movement_answer(row)
@@ -113,7 +108,7 @@ async def patch_movement(
 async def recommended_programs(
     user_id: UserId,
     session: Reader,
-    _: CanRead,
+    _: PrivateRead,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Response:
     if not await profiles.profile_exists(session, user_id):
@@ -159,7 +154,7 @@ async def list_programs(
     summary="Add a programme (409 if its id exists)",
     responses=problem_responses(401, 403, 409, 413, 415, 422),
 )
-async def create_program(data: ProgramCreate, uow: Writer, _: Admin) -> Response:
+async def create_program(data: ProgramCreate, uow: Writer, _: AdminOnly) -> Response:
     return _program_answer(await catalogue.create_program(uow.session, data), status=201)
 
 
@@ -191,7 +186,7 @@ async def put_program(
     program_id: ProgramIdPath,
     data: ProgramWrite,
     uow: Writer,
-    _: Admin,
+    _: AdminOnly,
     if_match: IfMatch = None,
 ) -> Response:
     row, created = await catalogue.put_program(uow.session, program_id, data, if_match=if_match)
@@ -204,6 +199,6 @@ async def put_program(
     summary="Remove a programme (idempotent)",
     responses=problem_responses(401, 403, 422),
 )
-async def delete_program(program_id: ProgramIdPath, uow: Writer, _: Admin) -> Response:
+async def delete_program(program_id: ProgramIdPath, uow: Writer, _: AdminOnly) -> Response:
     await catalogue.delete_program(uow.session, program_id)
     return Response(status_code=204)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi import Body as BodyParam
 from starlette.responses import Response
 
@@ -36,8 +36,10 @@ from profilestore.domains.nutrition.schemas import (
     WeightList,
     WeightLog,
 )
-from profilestore.platform.access import OWNER_ADMIN_OR_SERVICE_PRIVATE, OWNER_OR_ADMIN_PRIVATE
-from profilestore.platform.auth import Principal
+from profilestore.platform.access import (
+    PrivateRead,
+    PrivateWrite,
+)
 from profilestore.platform.conditional import (
     etag,
     json_response,
@@ -59,8 +61,6 @@ from profilestore.platform.types import BoundedDatetime
 from profilestore.platform.uow import UnitOfWorkRoute
 
 router = APIRouter(prefix="/v1/profiles/{user_id}", tags=["nutrition"], route_class=UnitOfWorkRoute)
-CanRead = Annotated[Principal, Depends(OWNER_ADMIN_OR_SERVICE_PRIVATE)]
-CanWrite = Annotated[Principal, Depends(OWNER_OR_ADMIN_PRIVATE)]
 FormulaParam = Annotated[Formula, Query(description="The BMR equation")]
 CaloriePayload = Annotated[CaloriePost, BodyParam(media_type="application/json")]
 
@@ -78,7 +78,7 @@ def _answer(row: BodyRow, formula: str = "mifflin_st_jeor", *, status: int = 200
 async def get_body(
     user_id: UserId,
     session: Reader,
-    _: CanRead,
+    _: PrivateRead,
     formula: FormulaParam = "mifflin_st_jeor",
     if_none_match: IfNoneMatch = None,
 ) -> Response:
@@ -95,7 +95,7 @@ async def get_body(
     responses={201: {"model": Body}, **problem_responses(401, 404, 412, 428, 413, 415, 422)},
 )
 async def put_body(
-    user_id: UserId, data: BodyWrite, uow: Writer, _: CanWrite, if_match: IfMatch = None
+    user_id: UserId, data: BodyWrite, uow: Writer, _: PrivateWrite, if_match: IfMatch = None
 ) -> Response:
     row, created = await body.put_body(uow.session, user_id, data, if_match=if_match)
     return _answer(row, status=201 if created else 200)
@@ -109,7 +109,7 @@ async def put_body(
     responses=problem_responses(401, 404, 412, 428, 413, 415, 422),
 )
 async def patch_body(
-    user_id: UserId, patch: MergePatch, uow: Writer, _: CanWrite, if_match: IfMatch = None
+    user_id: UserId, patch: MergePatch, uow: Writer, _: PrivateWrite, if_match: IfMatch = None
 ) -> Response:
     return _answer(await body.patch_body(uow.session, user_id, patch, if_match=if_match))
 
@@ -123,7 +123,7 @@ async def patch_body(
 async def list_weights(
     user_id: UserId,
     session: Reader,
-    _: CanRead,
+    _: PrivateRead,
     since: Annotated[IsoDate | None, Query(alias="from")] = None,
     until: Annotated[IsoDate | None, Query(alias="to")] = None,
 ) -> Response:
@@ -139,7 +139,7 @@ async def list_weights(
     summary="Log the weight of a day (replaces that day's entry)",
     responses=problem_responses(401, 404, 413, 415, 422),
 )
-async def log_weight(user_id: UserId, data: WeightLog, uow: Writer, _: CanWrite) -> Response:
+async def log_weight(user_id: UserId, data: WeightLog, uow: Writer, _: PrivateWrite) -> Response:
     return json_response(await body.log_weight(uow.session, user_id, data), status=201)
 
 
@@ -155,7 +155,7 @@ async def _eating_answer(session: Any, row: EatingRow, *, status: int = 200) -> 
     responses={304: {"description": "Not modified"}, **problem_responses(401, 404, 422)},
 )
 async def get_eating(
-    user_id: UserId, session: Reader, _: CanRead, if_none_match: IfNoneMatch = None
+    user_id: UserId, session: Reader, _: PrivateRead, if_none_match: IfNoneMatch = None
 ) -> Response:
     row = await eating.get_eating(session, user_id)
     if not_modified(if_none_match, etag(row.version)):
@@ -170,7 +170,7 @@ async def get_eating(
     responses={201: {"model": Eating}, **problem_responses(401, 404, 412, 428, 413, 415, 422)},
 )
 async def put_eating(
-    user_id: UserId, data: EatingWrite, uow: Writer, _: CanWrite, if_match: IfMatch = None
+    user_id: UserId, data: EatingWrite, uow: Writer, _: PrivateWrite, if_match: IfMatch = None
 ) -> Response:
     row, created = await eating.put_eating(uow.session, user_id, data, if_match=if_match)
     return await _eating_answer(uow.session, row, status=201 if created else 200)
@@ -184,7 +184,7 @@ async def put_eating(
     responses=problem_responses(401, 404, 412, 428, 413, 415, 422),
 )
 async def patch_eating(
-    user_id: UserId, patch: MergePatch, uow: Writer, _: CanWrite, if_match: IfMatch = None
+    user_id: UserId, patch: MergePatch, uow: Writer, _: PrivateWrite, if_match: IfMatch = None
 ) -> Response:
     row = await eating.patch_eating(uow.session, user_id, patch, if_match=if_match)
     return await _eating_answer(uow.session, row)
@@ -197,7 +197,7 @@ async def patch_eating(
     summary="Set the active goal (the previous one ends; the calorie target follows)",
     responses=problem_responses(401, 404, 413, 415, 422),
 )
-async def set_goal(user_id: UserId, data: GoalWrite, uow: Writer, _: CanWrite) -> Response:
+async def set_goal(user_id: UserId, data: GoalWrite, uow: Writer, _: PrivateWrite) -> Response:
     return json_response(await goals.set_goal(uow.session, user_id, data), status=201)
 
 
@@ -207,7 +207,7 @@ async def set_goal(user_id: UserId, data: GoalWrite, uow: Writer, _: CanWrite) -
     summary="The user's goals, newest first (the active one has ended_at null)",
     responses=problem_responses(401, 404),
 )
-async def list_goals(user_id: UserId, session: Reader, _: CanRead) -> Response:
+async def list_goals(user_id: UserId, session: Reader, _: PrivateRead) -> Response:
     return json_response({"items": await goals.list_goals(session, user_id)})
 
 
@@ -253,7 +253,7 @@ CALORIE_BODY_OPENAPI = {
     },
 )
 async def log_calories(
-    user_id: UserId, payload: CaloriePayload, uow: Writer, _: CanWrite
+    user_id: UserId, payload: CaloriePayload, uow: Writer, _: PrivateWrite
 ) -> Response:
     entries, batch = calories.parse(payload.root)
     items, created = await calories.log(uow.session, user_id, entries)
@@ -272,7 +272,7 @@ async def log_calories(
 async def list_calories(
     user_id: UserId,
     session: Reader,
-    _: CanRead,
+    _: PrivateRead,
     since: Annotated[BoundedDatetime | None, Query(alias="from")] = None,
     until: Annotated[BoundedDatetime | None, Query(alias="to")] = None,
     kind: CalorieKind | None = None,
@@ -302,7 +302,7 @@ async def list_calories(
 async def calorie_summary(
     user_id: UserId,
     session: Reader,
-    _: CanRead,
+    _: PrivateRead,
     granularity: Granularity = "day",
     first: Annotated[IsoDate | None, Query(alias="from")] = None,
     last: Annotated[IsoDate | None, Query(alias="to")] = None,
@@ -319,7 +319,7 @@ async def calorie_summary(
     responses=problem_responses(401, 404, 413, 415, 422),
 )
 async def correct_calories(
-    user_id: UserId, event_id: uuid.UUID, patch: MergePatch, uow: Writer, _: CanWrite
+    user_id: UserId, event_id: uuid.UUID, patch: MergePatch, uow: Writer, _: PrivateWrite
 ) -> Response:
     return json_response(await calories.correct(uow.session, user_id, event_id, patch))
 
@@ -331,7 +331,7 @@ async def correct_calories(
     responses=problem_responses(401, 404, 422),
 )
 async def remove_calories(
-    user_id: UserId, event_id: uuid.UUID, uow: Writer, _: CanWrite
+    user_id: UserId, event_id: uuid.UUID, uow: Writer, _: PrivateWrite
 ) -> Response:
     await calories.remove(uow.session, user_id, event_id)
     return Response(status_code=204)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -100,10 +101,19 @@ async def summary(
     *,
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    exists, timezone = await profiles.profile_timezone(session, user_id)
-    if not exists:
-        raise not_found("profile")
-    zone_name = rollups.zone_name(timezone)
+    zone_name = await _zone_of(session, user_id)
+    return await _summary(session, user_id, zone_name, granularity, first, last, now)
+
+
+async def _summary(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    zone_name: str,
+    granularity: str,
+    first: dt.date | None,
+    last: dt.date | None,
+    now: dt.datetime | None,
+) -> dict[str, Any]:
     zone, now = ZoneInfo(zone_name), now or utcnow()
     last = last or now.astimezone(zone).date()
     first, last = _span(granularity, first or _default_first(granularity, last), last)
@@ -180,17 +190,22 @@ async def _days(
     while start <= last:
         end = _period_end(granularity, start)
         days, balance = by_period.get(start, []), _Balance()
-        totals = days[0][1] if len(days) == 1 else Totals()
         for day, day_totals in days:
-            if totals is not day_totals:
-                totals.merge(day_totals)
             balance.add(energy, day, day_totals)
+        totals = days[0][1] if len(days) == 1 else _merged(t for _, t in days)
         bucket = {"start": start.isoformat(), **_totals(totals, reader.zone), **balance.view()}
         if granularity == "day":
             bucket["hours"] = energy.hours(start)
         buckets.append(bucket)
         start = end + ONE_DAY
     return buckets
+
+
+def _merged(parts: Iterable[Totals]) -> Totals:
+    totals = Totals()
+    for part in parts:
+        totals.merge(part)
+    return totals
 
 
 def _kcal(mkcal: int) -> float:
@@ -360,11 +375,15 @@ async def today(
     session: AsyncSession, user_id: uuid.UUID, *, now: dt.datetime | None = None
 ) -> dict[str, Any]:
     """Today's bucket (the user's local day): the hub's "how am I doing today"."""
+    zone_name, now = await _zone_of(session, user_id), now or utcnow()
+    day = now.astimezone(ZoneInfo(zone_name)).date()
+    answer = await _summary(session, user_id, zone_name, "day", day, day, now)
+    bucket: dict[str, Any] = answer["buckets"][0]
+    return bucket
+
+
+async def _zone_of(session: AsyncSession, user_id: uuid.UUID) -> str:
     exists, timezone = await profiles.profile_timezone(session, user_id)
     if not exists:
         raise not_found("profile")
-    day = (now or utcnow()).astimezone(ZoneInfo(rollups.zone_name(timezone))).date()
-    bucket: dict[str, Any] = (await summary(session, user_id, "day", day, day, now=now))["buckets"][
-        0
-    ]
-    return bucket
+    return rollups.zone_name(timezone)

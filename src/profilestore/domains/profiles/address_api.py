@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from profilestore.domains.profiles import addresses
 from profilestore.domains.profiles.schemas import Address, AddressList, AddressWrite
-from profilestore.platform.access import OWNER_ADMIN_OR_SERVICE_PRIVATE, OWNER_OR_ADMIN_PRIVATE
-from profilestore.platform.auth import Principal
+from profilestore.platform.access import (
+    PrivateRead,
+    PrivateWrite,
+)
 from profilestore.platform.conditional import (
     etag,
     json_response,
@@ -26,9 +27,6 @@ router = APIRouter(
     prefix="/v1/profiles/{user_id}/addresses", tags=["addresses"], route_class=UnitOfWorkRoute
 )
 
-CanRead = Annotated[Principal, Depends(OWNER_ADMIN_OR_SERVICE_PRIVATE)]
-CanWrite = Annotated[Principal, Depends(OWNER_OR_ADMIN_PRIVATE)]
-
 
 def address_response(address: dict[str, object], *, status: int = 200) -> Response:
     version = address["version"]
@@ -42,7 +40,7 @@ def address_response(address: dict[str, object], *, status: int = 200) -> Respon
     summary="List the user's addresses (oldest first; at most the per-user limit)",
     responses=problem_responses(401, 404),
 )
-async def list_addresses(user_id: UserId, session: Reader, _: CanRead) -> Response:
+async def list_addresses(user_id: UserId, session: Reader, _: PrivateRead) -> Response:
     return json_response({"items": await addresses.list_addresses(session, user_id)})
 
 
@@ -54,7 +52,7 @@ async def list_addresses(user_id: UserId, session: Reader, _: CanRead) -> Respon
     responses=problem_responses(401, 404, 409, 413, 415, 422),
 )
 async def add_address(
-    request: Request, user_id: UserId, body: AddressWrite, uow: Writer, _: CanWrite
+    request: Request, user_id: UserId, body: AddressWrite, uow: Writer, _: PrivateWrite
 ) -> Response:
     limit = request.app.state.settings.max_addresses_per_user
     address = await addresses.add_address(uow.session, user_id, body, limit=limit)
@@ -74,7 +72,7 @@ async def get_address(
     user_id: UserId,
     address_id: uuid.UUID,
     session: Reader,
-    _: CanRead,
+    _: PrivateRead,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     address = await addresses.get_address(session, user_id, address_id)
@@ -97,7 +95,7 @@ async def replace_address(
     address_id: uuid.UUID,
     body: AddressWrite,
     uow: Writer,
-    _: CanWrite,
+    _: PrivateWrite,
     if_match: IfMatch = None,
 ) -> Response:
     address = await addresses.replace_address(
@@ -113,7 +111,7 @@ async def replace_address(
     responses=problem_responses(401, 404, 412, 428),
 )
 async def delete_address(
-    user_id: UserId, address_id: uuid.UUID, uow: Writer, _: CanWrite, if_match: IfMatch = None
+    user_id: UserId, address_id: uuid.UUID, uow: Writer, _: PrivateWrite, if_match: IfMatch = None
 ) -> Response:
     await addresses.remove_address(uow.session, user_id, address_id, if_match=if_match)
     return Response(status_code=204)

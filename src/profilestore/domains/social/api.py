@@ -20,8 +20,8 @@ from profilestore.domains.social.schemas import (
 )
 from profilestore.platform.access import (
     ADMIN_OR_SERVICE,
-    OWNER_ADMIN_OR_SERVICE_PRIVATE,
-    OWNER_OR_ADMIN_PRIVATE,
+    PrivateRead,
+    PrivateWrite,
 )
 from profilestore.platform.auth import Principal
 from profilestore.platform.conditional import (
@@ -45,8 +45,6 @@ from profilestore.platform.uow import UnitOfWorkRoute
 
 router = APIRouter(prefix="/v1", tags=["social"], route_class=UnitOfWorkRoute)
 
-CanRead = Annotated[Principal, Depends(OWNER_ADMIN_OR_SERVICE_PRIVATE)]
-CanWrite = Annotated[Principal, Depends(OWNER_OR_ADMIN_PRIVATE)]
 Cursor = Annotated[
     str | None,
     Query(pattern=CURSOR_PATTERN, description="next_cursor of the previous page"),
@@ -69,7 +67,7 @@ async def put_contact(
     user_id: uuid.UUID,
     contact_user_id: uuid.UUID,
     uow: Writer,
-    _: CanWrite,
+    _: PrivateWrite,
     body: ContactWrite | None = None,
     if_match: IfMatch = None,
 ) -> Response:
@@ -96,7 +94,7 @@ async def get_contact(
     user_id: uuid.UUID,
     contact_user_id: uuid.UUID,
     session: Reader,
-    _: CanRead,
+    _: PrivateRead,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     contact = await service.get_contact(session, user_id, contact_user_id)
@@ -120,7 +118,7 @@ async def patch_contact(
     contact_user_id: uuid.UUID,
     patch: MergePatch,
     uow: Writer,
-    _: CanWrite,
+    _: PrivateWrite,
     if_match: IfMatch = None,
 ) -> Response:
     contact = await service.patch_contact(
@@ -139,7 +137,7 @@ async def delete_contact(
     user_id: uuid.UUID,
     contact_user_id: uuid.UUID,
     uow: Writer,
-    _: CanWrite,
+    _: PrivateWrite,
     if_match: IfMatch = None,
 ) -> Response:
     await service.delete_contact(uow.session, user_id, contact_user_id, if_match=if_match)
@@ -155,7 +153,7 @@ async def delete_contact(
 async def list_contacts(
     user_id: uuid.UUID,
     session: Reader,
-    _: CanRead,
+    _: PrivateRead,
     cursor: Cursor = None,
     limit: Limit = 50,
     favorite: Annotated[bool | None, Query(description="Only favorites (true) or others")] = None,
@@ -176,7 +174,7 @@ async def put_block(
     user_id: uuid.UUID,
     blocked_user_id: uuid.UUID,
     uow: Writer,
-    _: CanWrite,
+    _: PrivateWrite,
     body: BlockWrite | None = None,
 ) -> Response:
     block, created = await service.put_block(
@@ -192,7 +190,7 @@ async def put_block(
     responses=problem_responses(401, 404, 503),
 )
 async def delete_block(
-    user_id: uuid.UUID, blocked_user_id: uuid.UUID, uow: Writer, _: CanWrite
+    user_id: uuid.UUID, blocked_user_id: uuid.UUID, uow: Writer, _: PrivateWrite
 ) -> Response:
     await service.delete_block(uow.session, user_id, blocked_user_id)
     return Response(status_code=204)
@@ -205,7 +203,7 @@ async def delete_block(
     responses=problem_responses(401, 404, 422),
 )
 async def list_blocks(
-    user_id: uuid.UUID, session: Reader, _: CanRead, cursor: Cursor = None, limit: Limit = 50
+    user_id: uuid.UUID, session: Reader, _: PrivateRead, cursor: Cursor = None, limit: Limit = 50
 ) -> Response:
     items, next_cursor = await service.list_blocks(session, user_id, cursor=cursor, limit=limit)
     return json_response({"items": items, "next_cursor": next_cursor})
