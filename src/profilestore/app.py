@@ -14,9 +14,11 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from profilestore import __version__
-from profilestore.domains.registry import DOMAINS
+from profilestore.domains.registry import DOMAINS, selected
 from profilestore.hub import api as hub_api
-from profilestore.platform import gcpauses, idempotency, tickets
+from profilestore.hub import remote as hub_remote
+from profilestore.hub.graphql.router import graphql_router
+from profilestore.platform import gcpauses, idempotency, owners_api, tickets
 from profilestore.platform.access import Access
 from profilestore.platform.auth import build_verifier
 from profilestore.platform.cache import build_cache
@@ -31,7 +33,7 @@ from profilestore.platform.http import API_PREFIX, RequestPipeline
 from profilestore.platform.invalidation import InvalidationListener
 from profilestore.platform.limits import RateLimits
 from profilestore.platform.observability import configure_logging, health_router
-from profilestore.platform.registry import body_limits, fast_reads, install
+from profilestore.platform.registry import Domain, body_limits, fast_reads, install
 from profilestore.platform.routing import refuse_unknown_query_parameters
 from profilestore.platform.tickets import StreamTickets
 from profilestore.platform.uow import unit_of_work
@@ -48,6 +50,7 @@ Every `/v1` route needs `Authorization: Bearer <JWT>`; each states who may call 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    domains = selected(settings.domains)  # refuses a selection that cannot serve
     configure_logging(settings.log_level)
     gcpauses.measure_pauses()
     verifier = build_verifier(settings)
@@ -58,7 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(in_process_relay(application, settings, db))
             await stack.enter_async_context(invalidations(application))
-            for domain in DOMAINS:
+            await stack.enter_async_context(hub_remote.lifespan(application))
+            for domain in domains:
                 if domain.lifespan is not None:
                     await stack.enter_async_context(domain.lifespan(application))
             if settings.gc_freeze:
@@ -79,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
+    app.state.domains = tuple(domain.name for domain in domains)
     app.state.db = db
     app.state.verifier = verifier
     app.state.relay = None
@@ -96,14 +101,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     idempotency.install(app)
-    install(DOMAINS)
-    for domain in DOMAINS:
+    install(domains)
+    hub_remote.install(app, settings)
+    for domain in domains:
         if domain.configure is not None:
             domain.configure(app)
-    domain_routers = tuple(router for domain in DOMAINS for router in domain.routers)
-    platform_routers = (health_router, events_api.metrics_router, tickets.router)
+    domain_routers = tuple(router for domain in domains for router in domain.routers)
+    platform_routers: tuple[APIRouter, ...] = (
+        health_router,
+        events_api.metrics_router,
+        tickets.router,
+    )
+    if not any(domain.owners is not None for domain in domains):
+        platform_routers += (owners_api.router,)  # identity is served elsewhere
     for router in (*platform_routers, *domain_routers, hub_api.router, events_api.router):
         mount(app, router)
+    mount(app, graphql_router(graph_domains(domains, settings), settings))
     declare_access_rules(app)
     refuse_unknown_query_parameters(app)
     app.add_middleware(
@@ -121,6 +134,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         add_cors(app, settings.cors_origins)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def graph_domains(served: tuple[Domain, ...], settings: Settings) -> tuple[Domain, ...]:
+    """The domains in this process's GraphQL schema: those it serves, and those the hub
+    reaches elsewhere (``PROFILESTORE_HUB_DOMAINS``)."""
+    names = {domain.name for domain in served}
+    remote = set(settings.hub_domains)
+    return tuple(
+        d
+        for d in DOMAINS
+        if d.name in names or (d.graphql is not None and d.graphql.part in remote)
+    )
 
 
 @asynccontextmanager

@@ -10,7 +10,9 @@ from pathlib import Path
 
 from profilestore.domains.movement import public as movement
 from profilestore.domains.nutrition import public as nutrition
+from profilestore.domains.registry import selected
 from profilestore.platform.db import Database
+from profilestore.platform.registry import install
 from profilestore.settings import Settings
 
 
@@ -32,7 +34,10 @@ async def rebuild_rollups(
     db: Database | None = None,
 ) -> RebuildReport:
     """Rebuild (or with ``check`` only compare) the calorie rollups of ``user`` or of every
-    user with a ledger; prints a line per user whose rollups differed, and a total."""
+    user with a ledger; prints a line per user whose rollups differed, and a total. The
+    timezone is the owner directory's of the domains ``settings`` serves (the profile's, or
+    the ``owners`` table's where identity is served elsewhere)."""
+    install(selected(settings.domains))
     database = db or Database(settings)
     report = RebuildReport()
     try:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from profilestore.domains import NAMES, canonical
 
 SUPPORTED_ALGORITHMS = frozenset(
     {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
@@ -34,6 +38,10 @@ RESERVED_USERNAMES = [
     "profilestore",
 ]
 
+HUB_REMOTE_SECTIONS = frozenset({"social", "media", "nutrition", "movement"})
+"""Sections of the user's aggregate that the hub can get from a domain served elsewhere
+(``hub_domains``); identity is the anchor and is always read in the hub's own process."""
+
 
 class Settings(BaseSettings):
     """Service settings. Every field can be set as ``PROFILESTORE_<FIELD>``."""
@@ -49,6 +57,12 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(20, ge=1, le=200)
     database_max_overflow: int = Field(10, ge=0, le=200)
     database_timeout_seconds: float = Field(5.0, gt=0, le=120)
+    domains: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(NAMES),
+        description="The domains this process serves and migrates (comma separated): profiles "
+        "(or identity), social, media, nutrition, movement; all by default. Social needs "
+        "profiles with it; the others run on a database of their own (docs/federation.md).",
+    )
 
     jwt_secret: SecretStr | None = Field(None, description="Shared secret for HS* tokens.")
     jwt_jwks_url: str | None = Field(None, description="JWKS URL for RS*/ES*/EdDSA tokens.")
@@ -179,6 +193,33 @@ class Settings(BaseSettings):
         30.0, ge=1, le=600, description="How long a single-use stream ticket may wait for use."
     )
 
+    hub_domains: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Domains the hub's aggregate gets over HTTP from the service serving them: "
+        'a JSON object, section name to base URL, e.g. {"nutrition": "http://10.0.0.5:8000"} '
+        "(docs/federation.md); a domain named here is called even if installed locally.",
+    )
+    hub_timeout_ms: int = Field(
+        800,
+        ge=10,
+        le=60_000,
+        description="Time budget of one aggregate; a section not done by then is null and "
+        "named in errors with code timeout.",
+    )
+    hub_breaker_failures: int = Field(
+        3,
+        ge=1,
+        le=1000,
+        description="Failures or timeouts in a row after which a remote domain is skipped "
+        "(code unavailable at once) for the cool-down.",
+    )
+    hub_breaker_cool_down_seconds: float = Field(
+        5.0,
+        ge=0.05,
+        le=3600,
+        description="How long a failing remote domain is skipped before one probe call.",
+    )
+
     events_url: str | None = Field(
         None,
         description="Broker: nats://, redis://, amqp://, kafka://; unset keeps events in the "
@@ -230,6 +271,18 @@ class Settings(BaseSettings):
     batch_max_ids: int = Field(100, ge=1, le=1000)
     max_addresses_per_user: int = Field(50, ge=1, le=1000)
     log_level: str = "INFO"
+    environment: Literal["development", "production"] = Field(
+        "development",
+        description="production: no GraphiQL page and no GraphQL introspection.",
+    )
+    graphql_max_depth: int = Field(10, ge=2, le=50, description="Deepest GraphQL selection.")
+    graphql_max_cost: int = Field(
+        5000,
+        ge=10,
+        le=1_000_000,
+        description="Most fields a GraphQL operation may select, list fields counted per item "
+        "asked (first, default 50).",
+    )
     gc_freeze: bool = Field(
         True,
         description="Once started, exempt the objects alive then from garbage collection "
@@ -250,6 +303,18 @@ class Settings(BaseSettings):
             return [part.strip().lower() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("domains", mode="before")
+    @classmethod
+    def _split_domains(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("domains")
+    @classmethod
+    def _known_domains(cls, value: list[str]) -> list[str]:
+        return list(canonical(value))
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -264,6 +329,39 @@ class Settings(BaseSettings):
         if unknown or not value:
             raise ValueError(f"unsupported or empty algorithm list: {unknown or value}")
         return value
+
+    @field_validator("hub_domains", mode="before")
+    @classmethod
+    def _parse_hub_domains(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return {}
+            try:
+                return json.loads(value)
+            except ValueError as exc:
+                raise ValueError(
+                    "must be a JSON object of section name to base URL, e.g. "
+                    '{"nutrition": "http://127.0.0.1:8101"}'
+                ) from exc
+        return value
+
+    @field_validator("hub_domains")
+    @classmethod
+    def _known_hub_domains(cls, value: dict[str, str]) -> dict[str, str]:
+        known = ", ".join(sorted(HUB_REMOTE_SECTIONS))
+        checked = {}
+        for name, url in value.items():
+            if name == "identity":
+                raise ValueError("identity is the aggregate's anchor: it is always read locally")
+            if name not in HUB_REMOTE_SECTIONS:
+                raise ValueError(f"unknown section {name!r} (known: {known})")
+            parts = urlsplit(url.strip())
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{name}: {url!r} is not an http:// or https:// URL")
+            if parts.query or parts.fragment or parts.username or parts.password:
+                raise ValueError(f"{name}: {url!r}: give a base URL without query or credentials")
+            checked[name] = url.strip().rstrip("/")
+        return checked
 
     @cached_property
     def effective_database_url(self) -> str:

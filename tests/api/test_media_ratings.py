@@ -718,8 +718,10 @@ async def test_reviews_of_a_video(client: httpx.AsyncClient, app: FastAPI) -> No
     assert answer.json()["next_cursor"] is None
     assert [i["spoiler"] for i in items] == [False, True, False]
     for item in items:
-        assert set(item) == {"video_id", "stars", "review", "spoiler", "updated_at", "author"}
+        fields = {"video_id", "stars", "review", "spoiler", "updated_at", "author_id", "author"}
+        assert set(item) == fields
         assert set(item["author"]) == {"user_id", "username", "display_name", "avatar_url", "bio"}
+        assert item["author_id"] == item["author"]["user_id"]
         assert item["video_id"] == video
     assert items[2]["author"] == {
         "user_id": str(alice),

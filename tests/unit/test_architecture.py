@@ -65,3 +65,37 @@ def test_every_api_router_commits_through_the_unit_of_work() -> None:
     for domain in DOMAINS:
         for router in domain.routers:
             assert router.route_class is UnitOfWorkRoute, domain.name
+
+
+PROFILE_ANCHOR = {"lock_owner", "lock_owner_timezone", "profile_exists", "profile_timezone"}
+
+
+def test_domains_that_run_without_profiles_anchor_owners_through_the_platform() -> None:
+    """A domain that can be served without the profiles domain (every one that does not
+    require it) locks and reads its users through ``platform.owners``, never through the
+    profiles domain's table: in a database of its own there is none."""
+    from profilestore.domains.registry import DOMAINS
+
+    independent = {d.name for d in DOMAINS if "profiles" not in d.requires} - {"profiles"}
+    assert {"media", "nutrition", "movement"} <= independent
+    offenders = []
+    for name in independent:
+        for path in (SOURCE / "domains" / name).rglob("*.py"):
+            tree = ast.parse(path.read_text())
+            bound = set()  # local names of profiles modules
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                    "profilestore.domains.profiles"
+                ):
+                    if {alias.name for alias in node.names} & PROFILE_ANCHOR:
+                        offenders.append(f"{path.relative_to(SOURCE)}:{node.lineno}")
+                    bound |= {alias.asname or alias.name for alias in node.names}
+            for node in ast.walk(tree):
+                if (
+                    isinstance(node, ast.Attribute)
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id in bound
+                    and node.attr in PROFILE_ANCHOR
+                ):
+                    offenders.append(f"{path.relative_to(SOURCE)}:{node.lineno}")
+    assert offenders == []

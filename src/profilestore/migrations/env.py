@@ -8,12 +8,14 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from profilestore.migrations import legacy
 from profilestore.migrations.runner import target_metadata
 
 config = context.config
 
 
 def _run(connection: Connection) -> None:
+    legacy.adopt(connection, context.script)  # a database of the old linear chain
     context.configure(
         connection=connection,
         target_metadata=target_metadata(),

@@ -45,6 +45,11 @@ class CircuitBreaker:
             CIRCUIT_OPEN.labels(self.name).set(0)
         self._probing = False
 
+    def abandon(self) -> None:
+        """A call let through ended without a verdict (cancelled by its caller): another
+        probe may go; nothing is counted."""
+        self._probing = False
+
     def failure(self) -> None:
         self._probing = False
         self._failures += 1

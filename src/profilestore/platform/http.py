@@ -28,12 +28,16 @@ REQUEST_ID_HEADER = b"x-request-id"
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 API_PREFIX = "/v1/"
+GRAPHQL_PATH = "/graphql"
 
 access_log = structlog.get_logger("profilestore.access")
 ROUTE_TEMPLATE = "route_template"
 """Key in the request state: the route a fast read answered for (no framework route ran)."""
 CACHE_RESULT = "cache_result"
 """Key in the request state: a cached read sets it to ``hit`` or ``miss``."""
+BEARER_TOKEN = "bearer_token"  # noqa: S105 (a state key, not a secret)
+"""Key in the request state: the bearer token the principal was verified from (absent when the
+principal came another way, a stream ticket); the hub forwards it to domain services."""
 REQUEST_SECONDS = Histogram(
     "profilestore_http_request_duration_seconds",
     "Request latency by method, route template, status and cache result (hit, miss, none)",
@@ -115,7 +119,7 @@ class RequestPipeline:
         limit = self.body_limit(scope)
         if length is not None and (not length.isdigit() or int(length) > limit):
             return ProblemError(413, "payload-too-large", f"The body exceeds {limit} bytes.")
-        if not scope["path"].startswith(API_PREFIX):
+        if not _authenticated_path(scope):
             return None
         problem = await self._authenticate(headers, state)
         if problem is not None and b"authorization" not in headers:
@@ -190,6 +194,7 @@ class RequestPipeline:
             return unauthorized()
         try:
             state["principal"] = await self.verifier.verify(token.strip())
+            state[BEARER_TOKEN] = token.strip()
         except InvalidToken:
             return unauthorized("The bearer token is invalid or expired.")
         except AuthUnavailable:
@@ -251,6 +256,16 @@ def _latency(method: str, route: str, status: int, cache: str) -> Any:
         child = REQUEST_SECONDS.labels(method, route, str(status), cache)
         _latency_children[key] = child
     return child
+
+
+def _authenticated_path(scope: Scope) -> bool:
+    """``/v1`` routes and GraphQL operations (not the GraphiQL page: a GET without a query)."""
+    path = scope["path"]
+    if path.startswith(API_PREFIX):
+        return True
+    if path.rstrip("/") != GRAPHQL_PATH:
+        return False
+    return scope["method"] != "GET" or b"query=" in scope["query_string"]
 
 
 def _client_ip(scope: Scope) -> str:

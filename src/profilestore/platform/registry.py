@@ -18,7 +18,9 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from profilestore.platform.fastpath import FastRead
+from profilestore.platform.graphqlspec import DomainGraph
 from profilestore.platform.hub import HubPart
+from profilestore.platform.owners import OwnerDirectory, use
 
 ViewerFilter = Callable[[Any, Any], ColumnElement[bool]]
 """``(owner column, viewer)`` → a condition that is true where the viewer may see the owner's
@@ -55,6 +57,8 @@ class Domain:
     profile_changed: ProfileChanged | None = None
     hub_part: HubPart | None = None
     """The domain's section of the user's aggregate."""
+    graphql: DomainGraph | None = None
+    """The domain's ``User`` fields, mutations and onboarding steps in GraphQL."""
     fast_reads: tuple[FastRead, ...] = ()
     configure: Configure | None = None
     lifespan: Lifespan | None = None
@@ -63,14 +67,21 @@ class Domain:
     their limit in bytes (a batch write, say)."""
     example_bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
     """A valid request body per write model, for the authorization-matrix test."""
+    owners: OwnerDirectory | None = None
+    """The owner directory other domains' writes lock and read the timezone from (the
+    profiles domain's); without one installed, the platform's ``owners`` table serves."""
+    requires: tuple[str, ...] = ()
+    """Domains that must be served with this one (its reads embed theirs)."""
 
 
 _installed: list[Domain] = []
 
 
 def install(domains: tuple[Domain, ...]) -> None:
-    """Make ``domains`` the installed set (idempotent; the app factory calls it)."""
+    """Make ``domains`` the installed set (idempotent; the app factory calls it), with the
+    owner directory one of them provides (or the platform's own)."""
     _installed[:] = domains
+    use(next((d.owners for d in domains if d.owners is not None), None))
 
 
 def installed() -> tuple[Domain, ...]:

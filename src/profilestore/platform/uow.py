@@ -37,6 +37,7 @@ class UnitOfWork:
         self.request = request
         self.response: Response | None = None
         self.committed = False
+        self.shared = False
         self._before_commit: list[Hook] = []
         self._after_commit: list[Hook] = []
         self._on_failure: list[Hook] = []
@@ -121,13 +122,40 @@ def on_begin(starter: UnitOfWorkFactory) -> None:
         _starters.append(starter)
 
 
-async def unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
+SHARED_KEY = "shared_unit_of_work"
+"""Key in the request state: a unit of work that several route calls write through (the
+GraphQL onboarding mutation); its owner commits it once, the routes do not."""
+
+
+@asynccontextmanager
+async def open_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
+    """A unit of work outside a route (its owner calls ``commit``), to hand to route calls
+    through ``SHARED_KEY``; nothing is kept unless it commits."""
     async with request.app.state.db.write_session() as session:
-        session.info["event_options"] = request.app.state.event_options
-        session.info[REQUIRE_IF_MATCH] = request.app.state.settings.require_if_match
-        session.info[SETTINGS] = request.app.state.settings
         uow = UnitOfWork(session, request)
-        request.scope.setdefault("state", {})[STATE_KEY] = uow
+        _prepare(uow)
+        uow.shared = True
+        yield uow
+
+
+def _prepare(uow: UnitOfWork) -> None:
+    settings = uow.request.app.state.settings
+    uow.session.info["event_options"] = uow.request.app.state.event_options
+    uow.session.info[REQUIRE_IF_MATCH] = settings.require_if_match
+    uow.session.info[SETTINGS] = settings
+
+
+async def unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
+    state = request.scope.setdefault("state", {})
+    shared: UnitOfWork | None = state.get(SHARED_KEY)
+    if shared is not None:
+        state[STATE_KEY] = shared
+        yield shared
+        return
+    async with request.app.state.db.write_session() as session:
+        uow = UnitOfWork(session, request)
+        _prepare(uow)
+        state[STATE_KEY] = uow
         for starter in _starters:
             await starter(uow)
         yield uow
@@ -146,11 +174,11 @@ class UnitOfWorkRoute(APIRoute):
             try:
                 response: Response = await handler(request)
                 uow = _unit_of_work(request)
-                if uow is not None and not uow.committed:
+                if uow is not None and not uow.committed and not uow.shared:
                     await uow.commit(response)
             except BaseException:
                 uow = _unit_of_work(request)
-                if uow is not None and not uow.committed:
+                if uow is not None and not uow.committed and not uow.shared:
                     await uow.failed()
                 raise
             return response

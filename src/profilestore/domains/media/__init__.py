@@ -7,10 +7,11 @@ from profilestore.platform.registry import Domain
 
 
 def descriptor() -> Domain:
-    from profilestore.domains.media import api, fast, history_api, hub, ratings_api, viewers
+    from profilestore.domains.media import api, fast, graph, history_api, hub, ratings_api, viewers
 
     return Domain(
         hub_part=hub.PART,
+        graphql=graph.GRAPH,
         name="media",
         routers=(api.router, history_api.router, ratings_api.router),
         models=("profilestore.domains.media.models",),

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from profilestore.domains.media.models import Viewer
 from profilestore.domains.media.schemas import DEFAULT_VIEWER
-from profilestore.domains.profiles import public as profiles
+from profilestore.platform import owners
 from profilestore.platform.db import Database
 from profilestore.platform.errors import not_found
 from profilestore.platform.reads import PreparedRead
@@ -20,7 +20,7 @@ from profilestore.platform.reads import PreparedRead
 
 async def viewer_exists(session: AsyncSession, user_id: uuid.UUID, viewer_id: str) -> bool:
     if viewer_id == DEFAULT_VIEWER:
-        return await profiles.profile_exists(session, user_id)
+        return await owners.owner_exists(session, user_id)
     statement = select(Viewer.viewer_id).where(
         Viewer.user_id == user_id, Viewer.viewer_id == viewer_id
     )
@@ -36,7 +36,7 @@ async def require_viewer(session: AsyncSession, user_id: uuid.UUID, viewer_id: s
 async def lock_for_write(session: AsyncSession, user_id: uuid.UUID, viewer_id: str) -> None:
     """Lock the account's profile row (orders one account's media writes and their events)
     and check the viewer: 404 for an unknown profile or viewer."""
-    if not await profiles.lock_owner(session, user_id):
+    if not await owners.lock_owner(session, user_id):
         raise not_found("profile")
     if viewer_id != DEFAULT_VIEWER:
         await require_viewer(session, user_id, viewer_id)

@@ -17,7 +17,7 @@ from profilestore.domains.media.checks import lock_for_write, require_viewer
 from profilestore.domains.media.models import Rating, VideoRatings
 from profilestore.domains.media.schemas import RatingWrite
 from profilestore.domains.profiles import public as profiles
-from profilestore.platform import registry
+from profilestore.platform import owners, registry
 from profilestore.platform.conditional import check_if_match_tag, etag
 from profilestore.platform.db import utcnow
 from profilestore.platform.errors import invalid
@@ -268,9 +268,15 @@ async def reviews(
         same = sum(1 for row in rows if (row.updated_at, row.user_id) == last)
         same += listed if last == after else 0
         next_cursor = encode_position(last[0], f"{last[1]}:{same}")
-    authors = await profiles.embedded_profiles(
-        session, list({row.user_id for row in rows}), viewer=viewer
-    )
+    authors: dict[uuid.UUID, dict[str, Any] | None]
+    if owners.identity_elsewhere():  # a media service on a database of its own
+        authors = {row.user_id: None for row in rows}
+    else:
+        authors = {
+            **await profiles.embedded_profiles(
+                session, list({row.user_id for row in rows}), viewer=viewer
+            )
+        }
     items = [
         {
             "video_id": row.video_id,
@@ -278,6 +284,7 @@ async def reviews(
             "review": row.review,
             "spoiler": row.spoiler,
             "updated_at": row.updated_at,
+            "author_id": str(row.user_id),
             "author": authors[row.user_id],
         }
         for row in rows

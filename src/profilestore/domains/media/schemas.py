@@ -197,7 +197,11 @@ class Review(BaseModel):
     review: str
     spoiler: bool
     updated_at: dt.datetime
-    author: PublicProfile
+    author_id: uuid.UUID = Field(description="The account that wrote it")
+    author: PublicProfile | None = Field(
+        description="The author's public profile; null where this service does not serve "
+        "identity (a media service on a database of its own: docs/federation.md)"
+    )
 
 
 class ReviewPage(BaseModel):

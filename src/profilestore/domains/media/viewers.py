@@ -15,7 +15,7 @@ from profilestore.domains.media import cached, events, ratings
 from profilestore.domains.media.checks import lock_for_write, require_viewer
 from profilestore.domains.media.models import HistoryEntry, ResumePoint, Viewer, WatchlistItem
 from profilestore.domains.media.schemas import DEFAULT_VIEWER, DefaultViewerWrite, ViewerWrite
-from profilestore.domains.profiles import public as profiles
+from profilestore.platform import owners
 from profilestore.platform.conditional import check_if_match_tag, etag
 from profilestore.platform.db import utcnow
 from profilestore.platform.errors import ProblemError, not_found
@@ -59,7 +59,7 @@ async def _row(session: AsyncSession, user_id: uuid.UUID, viewer_id: str) -> Vie
 
 
 async def list_viewers(session: AsyncSession, user_id: uuid.UUID) -> list[dict[str, Any]]:
-    if not await profiles.profile_exists(session, user_id):
+    if not await owners.owner_exists(session, user_id):
         raise not_found("profile")
     statement = select(Viewer).where(Viewer.user_id == user_id).order_by(Viewer.created_at)
     rows = list((await session.execute(statement)).scalars())
@@ -141,7 +141,7 @@ async def delete_viewer(
     """Removes a viewer and everything it watched, listed and rated. False if absent."""
     if viewer_id == DEFAULT_VIEWER:
         raise ProblemError(409, "default-viewer", "The account's own viewer cannot be deleted.")
-    if not await profiles.lock_owner(session, user_id):
+    if not await owners.lock_owner(session, user_id):
         raise not_found("profile")
     row = await _row(session, user_id, viewer_id)
     current = viewer_tag(viewer_dict(user_id, row)) if row is not None else None

@@ -7,10 +7,11 @@ from profilestore.platform.registry import Domain
 
 
 def descriptor() -> Domain:
-    from profilestore.domains.movement import api, hub, profile
+    from profilestore.domains.movement import api, graph, hub, profile
 
     return Domain(
         hub_part=hub.PART,
+        graphql=graph.GRAPH,
         name="movement",
         routers=(api.router, api.programs_router),
         models=("profilestore.domains.movement.models",),

@@ -22,7 +22,7 @@ from profilestore.domains.movement.schemas import (
     RecommendationList,
 )
 from profilestore.domains.movement.schemas import Program as ProgramModel
-from profilestore.domains.profiles import public as profiles
+from profilestore.platform import owners
 from profilestore.platform.access import (
     AdminOnly,
     PrivateRead,
@@ -111,7 +111,7 @@ async def recommended_programs(
     _: PrivateRead,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Response:
-    if not await profiles.profile_exists(session, user_id):
+    if not await owners.owner_exists(session, user_id):
         raise not_found("profile")
     mine = await session.get(MovementProfile, user_id)
     ranked = recommend.ranked(mine, await catalogue.all_programs(session))

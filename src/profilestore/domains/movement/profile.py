@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from profilestore.domains.movement import events
 from profilestore.domains.movement.models import MovementProfile
 from profilestore.domains.movement.schemas import MovementWrite
-from profilestore.domains.profiles import public as profiles
+from profilestore.platform import owners
 from profilestore.platform.conditional import check_if_match_tag, etag
 from profilestore.platform.db import utcnow
 from profilestore.platform.errors import not_found
@@ -38,7 +38,7 @@ async def get_movement(session: AsyncSession, user_id: uuid.UUID) -> MovementPro
 
 
 async def _lock(session: AsyncSession, user_id: uuid.UUID) -> MovementProfile | None:
-    if not await profiles.lock_owner(session, user_id):
+    if not await owners.lock_owner(session, user_id):
         raise not_found("profile")
     return await session.get(MovementProfile, user_id)
 

@@ -11,10 +11,11 @@ BATCH_BODY_BYTES = 8 * 1024 * 1024
 
 
 def descriptor() -> Domain:
-    from profilestore.domains.nutrition import api, body, hub, rollups
+    from profilestore.domains.nutrition import api, body, graph, hub, rollups
 
     return Domain(
         hub_part=hub.PART,
+        graphql=graph.GRAPH,
         name="nutrition",
         routers=(api.router,),
         models=("profilestore.domains.nutrition.models",),

@@ -23,7 +23,7 @@ from profilestore.domains.nutrition.models import (
     WeightEntry,
 )
 from profilestore.domains.nutrition.schemas import BodyWrite, WeightLog
-from profilestore.domains.profiles import public as profiles
+from profilestore.platform import owners
 from profilestore.platform.conditional import check_if_match_tag, etag
 from profilestore.platform.db import utcnow
 from profilestore.platform.errors import invalid, not_found
@@ -114,7 +114,7 @@ async def get_body(session: AsyncSession, user_id: uuid.UUID) -> Body:
 
 
 async def _lock(session: AsyncSession, user_id: uuid.UUID) -> Body | None:
-    if not await profiles.lock_owner(session, user_id):
+    if not await owners.lock_owner(session, user_id):
         raise not_found("profile")
     return await _row(session, user_id)
 
@@ -215,7 +215,7 @@ async def weights(
 ) -> list[dict[str, Any]]:
     """Weight entries from ``since`` to ``until`` (both included), oldest first; the newest
     ``WEIGHTS_LISTED`` of them."""
-    if not await profiles.profile_exists(session, user_id):
+    if not await owners.owner_exists(session, user_id):
         raise not_found("profile")
     units = (await session.execute(select(Body.units).where(Body.user_id == user_id))).scalar()
     statement = select(WeightEntry).where(WeightEntry.user_id == user_id)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from profilestore.domains.nutrition import events, rollups
 from profilestore.domains.nutrition.models import CalorieEvent
 from profilestore.domains.nutrition.schemas import MAX_BATCH, CalorieWrite
-from profilestore.domains.profiles import public as profiles
+from profilestore.platform import owners
 from profilestore.platform.db import utcnow
 from profilestore.platform.errors import invalid, not_found, validation_problem
 from profilestore.platform.pagination import newest_first_page
@@ -147,7 +147,7 @@ async def page(
     cursor: str | None,
     limit: int,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    if not await profiles.profile_exists(session, user_id):
+    if not await owners.owner_exists(session, user_id):
         raise not_found("profile")
     statement = select(CalorieEvent).where(CalorieEvent.user_id == user_id)
     if since is not None:
@@ -202,7 +202,7 @@ async def remove(session: AsyncSession, user_id: uuid.UUID, event_id: uuid.UUID)
 async def _lock_ledger(session: AsyncSession, user_id: uuid.UUID) -> str:
     """Lock the owner (ledger writes of one user run one at a time, so their rollup updates
     never interleave); the zone their buckets are in."""
-    exists, timezone = await profiles.lock_owner_timezone(session, user_id)
+    exists, timezone = await owners.lock_owner_timezone(session, user_id)
     if not exists:
         raise not_found("profile")
     return await rollups.zone_for_write(session, user_id, timezone)

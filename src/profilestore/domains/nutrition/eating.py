@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from profilestore.domains.nutrition import targets
 from profilestore.domains.nutrition.models import Eating
 from profilestore.domains.nutrition.schemas import EatingWrite
-from profilestore.domains.profiles import public as profiles
+from profilestore.platform import owners
 from profilestore.platform.conditional import check_if_match_tag, etag
 from profilestore.platform.db import utcnow
 from profilestore.platform.errors import not_found
@@ -38,7 +38,7 @@ async def get_eating(session: AsyncSession, user_id: uuid.UUID) -> Eating:
 
 
 async def _lock(session: AsyncSession, user_id: uuid.UUID) -> Eating | None:
-    if not await profiles.lock_owner(session, user_id):
+    if not await owners.lock_owner(session, user_id):
         raise not_found("profile")
     return await session.get(Eating, user_id)
 

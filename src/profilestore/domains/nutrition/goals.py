@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from profilestore.domains.nutrition import events, targets
 from profilestore.domains.nutrition.models import Goal
 from profilestore.domains.nutrition.schemas import GoalWrite
-from profilestore.domains.profiles import public as profiles
+from profilestore.platform import owners
 from profilestore.platform.db import utcnow
 from profilestore.platform.errors import not_found
 
@@ -33,7 +33,7 @@ def goal_view(goal: Goal) -> dict[str, Any]:
 
 
 async def set_goal(session: AsyncSession, user_id: uuid.UUID, data: GoalWrite) -> dict[str, Any]:
-    if not await profiles.lock_owner(session, user_id):
+    if not await owners.lock_owner(session, user_id):
         raise not_found("profile")
     now = utcnow()
     previous = await targets.active_goal(session, user_id)
@@ -59,7 +59,7 @@ async def set_goal(session: AsyncSession, user_id: uuid.UUID, data: GoalWrite) -
 
 
 async def list_goals(session: AsyncSession, user_id: uuid.UUID) -> list[dict[str, Any]]:
-    if not await profiles.profile_exists(session, user_id):
+    if not await owners.owner_exists(session, user_id):
         raise not_found("profile")
     statement = (
         select(Goal)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from profilestore.domains.nutrition import rollups
 from profilestore.domains.nutrition.models import CalorieEvent, RollupZone
 from profilestore.domains.nutrition.rollups import Rebuilt
-from profilestore.domains.profiles import public as profiles
+from profilestore.platform import owners
 
 __all__ = ["Rebuilt", "ledger_owners", "rebuild_rollups"]
 
@@ -26,7 +26,7 @@ async def ledger_owners(session: AsyncSession) -> list[uuid.UUID]:
 async def rebuild_rollups(session: AsyncSession, user_id: uuid.UUID) -> Rebuilt | None:
     """Recount the user's rollups from their events in their profile's timezone (the profile
     locked meanwhile); what differed. None: no such profile."""
-    exists, timezone = await profiles.lock_owner_timezone(session, user_id)
+    exists, timezone = await owners.lock_owner_timezone(session, user_id)
     if not exists:
         return None
     return await rollups.rebuild(session, user_id, rollups.zone_name(timezone))

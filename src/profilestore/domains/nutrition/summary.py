@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from profilestore.domains.nutrition import formulas, rollups
 from profilestore.domains.nutrition.models import Body, TargetChange, WeightEntry
 from profilestore.domains.nutrition.rollups import HOUR, Totals, day_start
-from profilestore.domains.profiles import public as profiles
+from profilestore.platform import owners
 from profilestore.platform.db import utcnow
 from profilestore.platform.errors import invalid, not_found
 
@@ -383,7 +383,7 @@ async def today(
 
 
 async def _zone_of(session: AsyncSession, user_id: uuid.UUID) -> str:
-    exists, timezone = await profiles.profile_timezone(session, user_id)
+    exists, timezone = await owners.owner_timezone(session, user_id)
     if not exists:
         raise not_found("profile")
     return rollups.zone_name(timezone)

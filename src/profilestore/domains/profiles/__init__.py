@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+from profilestore.platform.owners import OwnerDirectory
 from profilestore.platform.registry import Domain
 
 
 def descriptor() -> Domain:
-    from profilestore.domains.profiles import address_api, api, fast, hub, presence, presence_api
+    from profilestore.domains.profiles import (
+        address_api,
+        api,
+        fast,
+        graph,
+        hub,
+        presence,
+        presence_api,
+        service,
+    )
 
     return Domain(
         hub_part=hub.PART,
+        graphql=graph.GRAPH,
         name="profiles",
         routers=(api.router, presence_api.router, address_api.router),
         fast_reads=fast.FAST_READS,
         configure=presence.configure,
         lifespan=presence.lifespan,
         models=("profilestore.domains.profiles.models",),
+        owners=OwnerDirectory(
+            exists=service.profile_exists,
+            lock=service.lock_owner,
+            lock_timezone=service.lock_owner_timezone,
+            timezone=service.profile_timezone,
+        ),
         example_bodies={
             "ProfileWrite": {"username": "mallory", "bio": "pwned"},
             "PresenceWrite": {"status": "busy"},

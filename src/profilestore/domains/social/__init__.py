@@ -7,13 +7,15 @@ from profilestore.platform.registry import Domain
 
 
 def descriptor() -> Domain:
-    from profilestore.domains.social import api, cached, hub, presence_stream, service
+    from profilestore.domains.social import api, cached, graph, hub, presence_stream, service
 
     return Domain(
         hub_part=hub.PART,
+        graphql=graph.GRAPH,
         name="social",
         routers=(api.router, presence_stream.router),
         models=("profilestore.domains.social.models",),
+        requires=("profiles",),
         viewer_filter=service.not_blocked_by,
         hidden_from=cached.blockers_of,
         user_deleted=service.user_deleted,

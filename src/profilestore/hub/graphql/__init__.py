@@ -1,0 +1,1 @@
+"""GraphQL at /graphql: a view over every domain's REST routes (see ``schema``)."""
