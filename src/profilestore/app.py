@@ -17,7 +17,7 @@ from profilestore import __version__
 from profilestore.domains.registry import DOMAINS, selected
 from profilestore.hub import api as hub_api
 from profilestore.hub import remote as hub_remote
-from profilestore.hub.graphql.router import graphql_router
+from profilestore.hub.graphql.router import graphql_routers
 from profilestore.platform import gcpauses, idempotency, owners_api, tickets
 from profilestore.platform.access import Access
 from profilestore.platform.auth import build_verifier
@@ -116,7 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         platform_routers += (owners_api.router,)  # identity is served elsewhere
     for router in (*platform_routers, *domain_routers, hub_api.router, events_api.router):
         mount(app, router)
-    mount(app, graphql_router(graph_domains(domains, settings), settings))
+    for graphql in graphql_routers(graph_domains(domains, settings), domains, settings):
+        mount(app, graphql)
     declare_access_rules(app)
     refuse_unknown_query_parameters(app)
     app.add_middleware(

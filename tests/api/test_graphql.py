@@ -313,3 +313,31 @@ async def test_introspection_is_off_in_production(settings: Any) -> None:
         page = await client.get("/graphql", headers={"Accept": "text/html"})
         assert page.status_code != 200 or "graphiql" not in page.text.lower()
         assert "errors" not in await graphql(client, "{ me { id } }", bearer(user))
+
+
+ENTITIES = """query E($reps: [_Any!]!) { _entities(representations: $reps) {
+  ... on User { id body { heightCm } movement { goals } profile { username } } } }"""
+
+
+async def test_the_subgraph_serves_entities_for_a_gateway(client: httpx.AsyncClient) -> None:
+    user = await make_user(client)
+    await fill_every_domain(client, user)
+    answer = await client.post(
+        "/graphql/subgraph", json={"query": "{ _service { sdl } }"}, headers=bearer(user)
+    )
+    assert 'type User @key(fields: "id")' in answer.json()["data"]["_service"]["sdl"]
+    reps = {"reps": [{"__typename": "User", "id": str(user)}]}
+    owner = await client.post(
+        "/graphql/subgraph", json={"query": ENTITIES, "variables": reps}, headers=bearer(user)
+    )
+    entity = owner.json()["data"]["_entities"][0]
+    assert entity["id"] == str(user) and entity["body"] == {"heightCm": 170}
+    assert entity["movement"] == {"goals": ["strength"]} and entity["profile"]["username"]
+    stranger = await client.post(
+        "/graphql/subgraph",
+        json={"query": ENTITIES, "variables": reps},
+        headers=bearer(uuid.uuid4()),
+    )
+    assert stranger.json()["data"]["_entities"][0]["body"] is None
+    anonymous = await client.post("/graphql/subgraph", json={"query": "{ _service { sdl } }"})
+    assert anonymous.status_code == 401

@@ -259,11 +259,12 @@ def _latency(method: str, route: str, status: int, cache: str) -> Any:
 
 
 def _authenticated_path(scope: Scope) -> bool:
-    """``/v1`` routes and GraphQL operations (not the GraphiQL page: a GET without a query)."""
+    """``/v1`` routes and GraphQL operations at ``/graphql`` and under it (not the GraphiQL
+    page: a GET without a query)."""
     path = scope["path"]
     if path.startswith(API_PREFIX):
         return True
-    if path.rstrip("/") != GRAPHQL_PATH:
+    if path.rstrip("/") != GRAPHQL_PATH and not path.startswith(f"{GRAPHQL_PATH}/"):
         return False
     return scope["method"] != "GET" or b"query=" in scope["query_string"]
 

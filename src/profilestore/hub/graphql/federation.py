@@ -1,4 +1,5 @@
-"""Apollo Federation v2 subgraphs, one per domain (``profilestore graphql sdl --domain X``).
+"""Apollo Federation v2 subgraphs: one per domain in SDL (``profilestore graphql sdl --domain
+X``), and served at ``/graphql/subgraph`` by every process over the domains it serves.
 
 A subgraph's ``User`` refers to itself (a contact's ``user``): the reference is lazy, by name
 in this module, where ``schema.build_subgraph`` puts the ``User`` it is building."""
@@ -19,4 +20,4 @@ def subgraph_sdl(domain: Domain) -> str:
     """The domain's subgraph schema in SDL, with its ``@link`` to federation v2."""
     from profilestore.hub.graphql.schema import build_subgraph
 
-    return str(build_subgraph(domain).as_str())
+    return str(build_subgraph((domain,)).as_str())

@@ -25,7 +25,7 @@ from strawberry.fastapi import GraphQLRouter
 from profilestore.hub.graphql.context import GraphContext
 from profilestore.hub.graphql.dispatch import Dispatcher
 from profilestore.hub.graphql.limits import cost_rule
-from profilestore.hub.graphql.schema import build_schema
+from profilestore.hub.graphql.schema import build_schema, build_subgraph
 from profilestore.platform.access import unauthorized
 from profilestore.platform.http import GRAPHQL_PATH
 from profilestore.platform.registry import Domain
@@ -39,21 +39,28 @@ again and again, and validating one costs more than running it."""
 
 
 _schemas: dict[tuple[Any, ...], strawberry.Schema] = {}
+SUBGRAPH_PATH = f"{GRAPHQL_PATH}/subgraph"
 
 
 def schema_for(
-    domains: tuple[Domain, ...], max_depth: int, max_cost: int, introspection: bool
+    domains: tuple[Domain, ...],
+    max_depth: int,
+    max_cost: int,
+    introspection: bool,
+    *,
+    subgraph: bool = False,
 ) -> strawberry.Schema:
-    """The schema (built once per set of domains and limits: building takes ~100 ms)."""
-    key = (tuple(d.name for d in domains), max_depth, max_cost, introspection)
+    """The hub's schema, or the federation subgraph of ``domains`` (built once per set of
+    domains and limits: building takes ~100 ms)."""
+    key = (tuple(d.name for d in domains), max_depth, max_cost, introspection, subgraph)
     if key not in _schemas:
-        _schemas[key] = _build(domains, max_depth, max_cost, introspection)
+        extensions = _extensions(max_depth, max_cost, introspection)
+        build = build_subgraph if subgraph else build_schema
+        _schemas[key] = build(domains, extensions)
     return _schemas[key]
 
 
-def _build(
-    domains: tuple[Domain, ...], max_depth: int, max_cost: int, introspection: bool
-) -> strawberry.Schema:
+def _extensions(max_depth: int, max_cost: int, introspection: bool) -> list[Any]:
     rules: list[Any] = [
         cost_rule(max_cost),
         *QueryDepthLimiter(max_depth=max_depth).validation_rules,
@@ -68,14 +75,28 @@ def _build(
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=DOCUMENT_CACHE),
     ]
-    return build_schema(domains, extensions)
+    return extensions
 
 
-def graphql_router(domains: tuple[Domain, ...], settings: Settings) -> GraphQLRouter[Any, Any]:
+def graphql_routers(
+    domains: tuple[Domain, ...], served: tuple[Domain, ...], settings: Settings
+) -> list[GraphQLRouter[Any, Any]]:
+    """``/graphql`` over ``domains`` (served here or reached elsewhere) and, when this
+    process serves any GraphQL domain, ``/graphql/subgraph``: the federation subgraph of the
+    domains it serves, for a gateway."""
+    routers = [_router(domains, settings, GRAPHQL_PATH, subgraph=False)]
+    own = tuple(d for d in served if d.graphql is not None)
+    if own:
+        routers.append(_router(own, settings, SUBGRAPH_PATH, subgraph=True))
+    return routers
+
+
+def _router(
+    domains: tuple[Domain, ...], settings: Settings, path: str, *, subgraph: bool
+) -> GraphQLRouter[Any, Any]:
     production = settings.environment == "production"
-    schema = schema_for(
-        domains, settings.graphql_max_depth, settings.graphql_max_cost, not production
-    )
+    limits = (settings.graphql_max_depth, settings.graphql_max_cost, not production)
+    schema = schema_for(domains, *limits, subgraph=subgraph)
     anchor = next(
         ((g.part, f) for d in domains if (g := d.graphql) for f in g.fields if f.batch),
         None,
@@ -93,8 +114,8 @@ def graphql_router(domains: tuple[Domain, ...], settings: Settings) -> GraphQLRo
 
     return GraphQLRouter(
         schema,
-        path=GRAPHQL_PATH,
-        graphql_ide=None if production else "graphiql",
+        path=path,
+        graphql_ide=None if production or subgraph else "graphiql",
         allow_queries_via_get=True,
         context_getter=context,
         include_in_schema=False,

@@ -243,19 +243,23 @@ def build_schema(
     )
 
 
-def build_subgraph(domain: Domain) -> strawberry.federation.Schema:
-    """One domain's Apollo Federation v2 subgraph: ``User @key(fields: "id")`` with the
-    domain's fields, the shareable ``me`` and ``user``, and the domain's mutations."""
+def build_subgraph(
+    domains: tuple[Domain, ...], extensions: list[Callable[[], SchemaExtension]] | None = None
+) -> strawberry.federation.Schema:
+    """An Apollo Federation v2 subgraph of ``domains``: ``User @key(fields: "id")`` with their
+    fields, the shareable ``me`` and ``user``, and their mutations (``_service`` and
+    ``_entities`` for the gateway come with it)."""
     from profilestore.hub.graphql import federation
 
-    builder = _Builder((domain,), federated=True)
+    builder = _Builder(domains, federated=True)
     user = builder.user(federation.USER_REFERENCE)
-    federation.User = user
+    federation.User = user  # read while the schema below is built, by the lazy reference
     mutations = _mutations(builder)
     return strawberry.federation.Schema(
         query=_query(user, federated=True),
         mutation=strawberry.type(type("Mutation", (), mutations)) if len(mutations) > 1 else None,
         types=[user],
+        extensions=extensions or (),
         federation_version=FEDERATION_VERSION,
         config=StrawberryConfig(default_resolver=resolve_attribute, scalar_map=SCALAR_MAP),
     )
