@@ -18,7 +18,7 @@ from profilestore.domains.registry import DOMAINS, selected
 from profilestore.hub import api as hub_api
 from profilestore.hub import remote as hub_remote
 from profilestore.hub.graphql.router import graphql_routers
-from profilestore.platform import gcpauses, idempotency, owners_api, tickets
+from profilestore.platform import export, gcpauses, idempotency, owners_api, tickets
 from profilestore.platform.access import Access
 from profilestore.platform.auth import build_verifier
 from profilestore.platform.cache import build_cache
@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health_router,
         events_api.metrics_router,
         tickets.router,
+        export.router,
     )
     if not any(domain.owners is not None for domain in domains):
         platform_routers += (owners_api.router,)  # identity is served elsewhere

@@ -103,6 +103,17 @@ class Database:
             found = self._batchers[name] = ReadBatcher(name, load_many)
         return found
 
+    def snapshot_session(self) -> AsyncSession:
+        """A read-only session for a long read that must see one state of every table (an
+        export): one REPEATABLE READ transaction on PostgreSQL (begin it); on SQLite the read
+        session (a writer is never held up by it)."""
+        if not self.is_postgresql:
+            return self.read_session()
+        engine = self.engine.execution_options(
+            isolation_level="REPEATABLE READ", postgresql_readonly=True
+        )
+        return AsyncSession(engine, expire_on_commit=False, autoflush=False)
+
     def write_session(self) -> AsyncSession:
         return AsyncSession(self.engine, expire_on_commit=False, autoflush=False)
 

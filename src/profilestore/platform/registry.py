@@ -58,6 +58,8 @@ class Domain:
     hub_part: HubPart | None = None
     """The domain's section of the user's aggregate."""
     graphql: DomainGraph | None = None
+    export_tables: tuple[str, ...] = ()
+    """The domain's tables keyed by ``user_id``: what ``GET .../export`` gives the user."""
     """The domain's ``User`` fields, mutations and onboarding steps in GraphQL."""
     fast_reads: tuple[FastRead, ...] = ()
     configure: Configure | None = None

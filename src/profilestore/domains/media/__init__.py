@@ -12,6 +12,13 @@ def descriptor() -> Domain:
     return Domain(
         hub_part=hub.PART,
         graphql=graph.GRAPH,
+        export_tables=(
+            "media_viewers",
+            "media_watchlist",
+            "media_history",
+            "media_resume_points",
+            "media_ratings",
+        ),
         name="media",
         routers=(api.router, history_api.router, ratings_api.router),
         models=("profilestore.domains.media.models",),

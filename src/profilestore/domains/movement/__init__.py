@@ -12,6 +12,7 @@ def descriptor() -> Domain:
     return Domain(
         hub_part=hub.PART,
         graphql=graph.GRAPH,
+        export_tables=("movement_profiles",),
         name="movement",
         routers=(api.router, api.programs_router),
         models=("profilestore.domains.movement.models",),

@@ -16,6 +16,17 @@ def descriptor() -> Domain:
     return Domain(
         hub_part=hub.PART,
         graphql=graph.GRAPH,
+        export_tables=(
+            "nutrition_body",
+            "nutrition_weights",
+            "nutrition_eating",
+            "nutrition_goals",
+            "nutrition_targets",
+            "nutrition_calories",
+            "nutrition_calories_hourly",
+            "nutrition_calories_daily",
+            "nutrition_rollup_zone",
+        ),
         name="nutrition",
         routers=(api.router,),
         models=("profilestore.domains.nutrition.models",),

@@ -21,6 +21,7 @@ def descriptor() -> Domain:
     return Domain(
         hub_part=hub.PART,
         graphql=graph.GRAPH,
+        export_tables=("profiles", "addresses"),
         name="profiles",
         routers=(api.router, presence_api.router, address_api.router),
         fast_reads=fast.FAST_READS,

@@ -12,6 +12,7 @@ def descriptor() -> Domain:
     return Domain(
         hub_part=hub.PART,
         graphql=graph.GRAPH,
+        export_tables=("contacts", "blocks"),
         name="social",
         routers=(api.router, presence_stream.router),
         models=("profilestore.domains.social.models",),
