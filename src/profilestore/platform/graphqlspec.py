@@ -59,8 +59,7 @@ class GraphField:
 @dataclass(frozen=True)
 class GraphMutation:
     """A mutation that sends ``input`` (the fields of ``input_model``) to ``method path`` for the
-    user named by the ``userId`` argument and answers the route's body as ``model``.
-    ``body`` shapes the request body from the input (default: the input itself)."""
+    user named by the ``userId`` argument and answers the route's body as ``model``."""
 
     name: str
     method: str
@@ -68,7 +67,6 @@ class GraphMutation:
     input_model: type[BaseModel]
     model: type[BaseModel]
     description: str = ""
-    body: Callable[[dict[str, Any]], Any] | None = None
 
 
 @dataclass(frozen=True)

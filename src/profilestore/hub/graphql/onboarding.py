@@ -160,7 +160,7 @@ async def _put(
     headers: dict[str, str] | None = None,
     state: dict[str, Any] | None = None,
 ) -> Answer:
-    body = input_body(step.input_model, _section(given, step))
+    body = input_body(_section(given, step))
     path = step.path.format(user_id=user_id)
     return await context.dispatch.call(part, "PUT", path, body=body, headers=headers, state=state)
 

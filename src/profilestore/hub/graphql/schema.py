@@ -201,9 +201,7 @@ def _page(value: dict[str, Any]) -> dict[str, Any]:
 def _mutation_resolver(part: str, spec: GraphMutation, output: type, given: type) -> Resolver:
     async def resolve(info: strawberry.Info, user_id: str, input: Any) -> Any:
         context: GraphContext = info.context
-        body = input_body(spec.input_model, input)
-        if spec.body is not None:
-            body = spec.body(body)
+        body = input_body(input)
         path = spec.path.format(user_id=_uuid(user_id))
         answer = await context.dispatch.call(part, spec.method, path, body=body)
         raise_for_problem(answer)

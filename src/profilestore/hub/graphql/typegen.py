@@ -94,12 +94,12 @@ def input_type(model: type[BaseModel]) -> type:
     return _inputs[model]
 
 
-def input_body(model: type[BaseModel], value: Any) -> Any:
+def input_body(value: Any) -> Any:
     """The JSON body of an input object: the fields given (an explicit null stays null)."""
     if value is None or isinstance(value, str | int | float | bool):
         return value
     if isinstance(value, list):
-        return [input_body(model, item) for item in value]
+        return [input_body(item) for item in value]
     if isinstance(value, dict):
         return value
     body: dict[str, Any] = {}
@@ -107,7 +107,7 @@ def input_body(model: type[BaseModel], value: Any) -> Any:
         if item is strawberry.UNSET:
             continue
         key = name[:-1] if name.endswith("_") and keyword.iskeyword(name[:-1]) else name
-        body[key] = input_body(model, item)
+        body[key] = input_body(item)
     return body
 
 
