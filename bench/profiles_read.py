@@ -1208,6 +1208,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"the target py-spy samples ({PROFILESTORE_CACHED})",
     )
     parser.add_argument(
+        "--database-role",
+        metavar="ROLE",
+        help="run the profilestore targets as this role (row-level security: profilestore_app)",
+    )
+    parser.add_argument(
         "--granian",
         action="store_true",
         help="also run the cached read under granian (pip install granian) instead of uvicorn",
@@ -1363,7 +1368,8 @@ def run_benchmark(
     targets = 3 + bool(args.info) + bool(args.granian) + (postgraphile is not None)
     pool = asyncio.run(pool_size_per_worker(dsn, targets, args.workers, args.connections))
     servers.append(start_peer(dsn, args.workers, workdir, pool))
-    common = {"gc_freeze": args.gc_freeze}
+    role = {"PROFILESTORE_DATABASE_ROLE": args.database_role} if args.database_role else None
+    common: dict[str, Any] = {"gc_freeze": args.gc_freeze, "extra_env": role}
     servers.append(
         start_profilestore(PROFILESTORE, url, args.workers, "WARNING", workdir, pool, **common)
     )

@@ -16,9 +16,18 @@ from fastapi.routing import APIRoute
 from profilestore import __version__
 from profilestore.domains.registry import DOMAINS, selected
 from profilestore.hub import api as hub_api
+from profilestore.hub import privacy as hub_privacy
 from profilestore.hub import remote as hub_remote
 from profilestore.hub.graphql.router import graphql_routers
-from profilestore.platform import export, gcpauses, idempotency, owners_api, tickets
+from profilestore.platform import (
+    audit_api,
+    erasure,
+    export,
+    gcpauses,
+    idempotency,
+    owners_api,
+    tickets,
+)
 from profilestore.platform.access import Access
 from profilestore.platform.auth import build_verifier
 from profilestore.platform.cache import build_cache
@@ -62,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await stack.enter_async_context(in_process_relay(application, settings, db))
             await stack.enter_async_context(invalidations(application))
             await stack.enter_async_context(hub_remote.lifespan(application))
+            await stack.enter_async_context(hub_privacy.lifespan(application))
             for domain in domains:
                 if domain.lifespan is not None:
                     await stack.enter_async_context(domain.lifespan(application))
@@ -103,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     idempotency.install(app)
     install(domains)
     hub_remote.install(app, settings)
+    hub_privacy.install(app, settings)
     for domain in domains:
         if domain.configure is not None:
             domain.configure(app)
@@ -112,6 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         events_api.metrics_router,
         tickets.router,
         export.router,
+        audit_api.router,
+        erasure.router,
     )
     if not any(domain.owners is not None for domain in domains):
         platform_routers += (owners_api.router,)  # identity is served elsewhere

@@ -25,6 +25,10 @@ movement_app = typer.Typer(help="The movement domain's catalogue.", no_args_is_h
 app.add_typer(movement_app, name="movement")
 graphql_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True)
 app.add_typer(graphql_app, name="graphql")
+import_app = typer.Typer(help="Import data from files and other systems.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+export_app = typer.Typer(help="Export data for operators.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 
 
 @app.command()
@@ -180,6 +184,79 @@ def db_current() -> None:
     typer.echo(runner.current(_settings().effective_database_url) or "base (no migrations applied)")
 
 
+CopySource = Annotated[
+    str, typer.Option("--from", help="Source URL, e.g. sqlite+aiosqlite:///var/profilestore.db.")
+]
+CopyTarget = Annotated[
+    str, typer.Option("--to", help="Target URL, e.g. postgresql+asyncpg://user@host/db.")
+]
+CopyBatchSize = Annotated[int, typer.Option(min=1, max=100_000, help="Rows per batch.")]
+
+
+@contextmanager
+def _copy_errors(hint: str) -> Iterator[None]:
+    """A refusal exits 2 (no row was written); a database error exits 1 with ``hint``."""
+    import asyncpg
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from profilestore.datacopy import CopyRefused
+
+    try:
+        yield
+    except CopyRefused as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        typer.echo(f"stopped: {type(exc).__name__}: {exc}".splitlines()[0], err=True)
+        typer.echo(hint, err=True)
+        raise typer.Exit(1) from None
+
+
+def _echo_verification(lines: Iterator[str], equal: bool) -> None:
+    for line in lines:
+        typer.echo(line)
+    if not equal:
+        raise typer.Exit(1)
+
+
+@db_app.command("copy")
+def db_copy(
+    source: CopySource,
+    target: CopyTarget,
+    batch_size: CopyBatchSize = 1000,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume", help="Go on with an interrupted copy (the target must be its prefix)."
+        ),
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+) -> None:
+    """Copy every table of one database into another (migrated to the source's schema first),
+    in batches, then verify row counts and checksums; exit 1 on any difference."""
+    from profilestore import datacopy
+
+    with (
+        _copy_errors("the rows copied so far stay: run the same command with --resume"),
+        datacopy.console_progress(quiet) as progress,
+    ):
+        checks = datacopy.copy_database(
+            source, target, batch_size=batch_size, resume=resume, progress=progress
+        )
+    _echo_verification(datacopy.report_lines(checks), datacopy.all_equal(checks))
+
+
+@db_app.command("verify")
+def db_verify(source: CopySource, target: CopyTarget, batch_size: CopyBatchSize = 1000) -> None:
+    """Compare every table of the source with the target's: row counts and an order-independent
+    checksum of the content; exit 1 on any difference."""
+    from profilestore import datacopy
+
+    with _copy_errors("the verification could not finish"):
+        checks = datacopy.verify_database(source, target, batch_size=batch_size)
+    _echo_verification(datacopy.report_lines(checks), datacopy.all_equal(checks))
+
+
 @nutrition_app.command("rebuild-rollups")
 def nutrition_rebuild_rollups(
     user: Annotated[
@@ -245,6 +322,56 @@ def token(
     typer.echo(mint_token(Settings(), sub, roles, ttl))
 
 
+@export_app.command("profiles")
+def export_profiles(
+    out: Annotated[str, typer.Option(help="File to write, or - for standard output.")] = "-",
+    updated_since: Annotated[
+        str | None,
+        typer.Option(help="Only profiles updated at or after this RFC 3339 time (with offset)."),
+    ] = None,
+) -> None:
+    """Write every profile, with its addresses, as JSON Lines in (updated_at, user_id) order;
+    the count goes to standard error."""
+    import asyncio
+
+    from profilestore import profiles_jsonl
+
+    try:
+        since = profiles_jsonl.parse_since(updated_since) if updated_since else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--updated-since") from None
+    settings = _settings()
+    with profiles_jsonl.output(out) as stream:
+        count = asyncio.run(profiles_jsonl.export_profiles(settings, stream, since))
+    typer.echo(f"exported {count} profiles", err=True)
+
+
+@import_app.command("profiles")
+def import_profiles(
+    path: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="JSON Lines from export profiles.")
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check every line; write nothing.")
+    ] = False,
+) -> None:
+    """Create or update profiles (and their addresses) from JSON Lines, as the API would:
+    every refused line is reported with its number; exit 1 if any was."""
+    import asyncio
+
+    from profilestore import profiles_jsonl
+
+    settings = _settings()
+    with path.open("rb") as stream:
+        report = asyncio.run(
+            profiles_jsonl.import_profiles(
+                settings, stream, dry_run=dry_run, echo=lambda line: typer.echo(line, err=True)
+            )
+        )
+    if report.refused:
+        raise typer.Exit(1)
+
+
 @graphql_app.command("sdl")
 def graphql_sdl(
     domain: Annotated[
@@ -266,6 +393,40 @@ def graphql_sdl(
         known = ", ".join(d.name for d in DOMAINS if d.graphql is not None)
         raise typer.BadParameter(f"unknown domain; one of {known}", param_hint="--domain")
     typer.echo(subgraph_sdl(names[domain]))
+
+
+@import_app.command("calorie-balance")
+def import_calorie_balance(
+    source: Annotated[
+        str, typer.Option("--from", help="The legacy database: postgresql://user@host/name.")
+    ],
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            help="The IANA zone the legacy timestamps are wall-clock times of (and each new "
+            "profile's timezone). Default: UTC, profiles without a timezone."
+        ),
+    ] = None,
+    allow_skips: Annotated[
+        bool,
+        typer.Option("--allow-skips", help="Exit 0 although rows or values were not imported."),
+    ] = False,
+) -> None:
+    """Import a calorie-balance service database into PROFILESTORE_DATABASE_URL (migrated),
+    then verify events and kcal per user. Exit 1: the verification found a difference; 2:
+    refused before writing; 3: rows or values were skipped (listed) without --allow-skips."""
+    from profilestore.importers.calorie_balance import ImportRefused
+    from profilestore.importers.calorie_balance import import_calorie_balance as run
+
+    settings = _settings()
+    try:
+        report = run(settings, source, timezone=timezone, echo=typer.echo)
+    except ImportRefused as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for line in report.lines(allow_skips=allow_skips):
+        typer.echo(line)
+    raise typer.Exit(report.exit_code(allow_skips=allow_skips))
 
 
 if __name__ == "__main__":

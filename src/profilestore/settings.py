@@ -57,6 +57,19 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(20, ge=1, le=200)
     database_max_overflow: int = Field(10, ge=0, le=200)
     database_timeout_seconds: float = Field(5.0, gt=0, le=120)
+    database_role: str | None = Field(
+        None,
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL role the service runs as (SET ROLE on connecting), e.g. "
+        "profilestore_app: it owns no table, so row-level security applies to every query "
+        "(docs/operations.md); unset: the login role's own rights. Ignored on SQLite.",
+    )
+    relay_database_role: str | None = Field(
+        None,
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL role `profilestore relay` runs as, e.g. profilestore_relay "
+        "(the outbox and its lease only); unset: the login role's own rights.",
+    )
     domains: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(NAMES),
         description="The domains this process serves and migrates (comma separated): profiles "
@@ -219,6 +232,20 @@ class Settings(BaseSettings):
         le=3600,
         description="How long a failing remote domain is skipped before one probe call.",
     )
+    hub_privacy_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="Bound of one call to a remote domain service for an export (each read "
+        "of its stream) or an erasure (the whole call).",
+    )
+    hub_erasure_retry_seconds: float = Field(
+        30.0,
+        ge=0.05,
+        le=86_400,
+        description="First delay before an erasure a remote domain service did not confirm "
+        "is tried again (doubling per attempt, at most an hour).",
+    )
 
     events_url: str | None = Field(
         None,
@@ -246,6 +273,13 @@ class Settings(BaseSettings):
     relay_lease_seconds: float = Field(15.0, ge=1, le=600)
     relay_backoff_max_seconds: float = Field(30.0, ge=0.1, le=3600)
     outbox_retention_seconds: float = Field(7 * 86400, ge=60)
+    audit_retention_days: float = Field(
+        365,
+        gt=0,
+        le=36_500,
+        description="Audit records older than this are deleted by the relay's housekeeping "
+        "(erasure markers too).",
+    )
 
     metrics_token: SecretStr | None = Field(
         None,

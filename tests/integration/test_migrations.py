@@ -25,7 +25,14 @@ from profilestore.platform.db import Base
 from tests.support import postgres_database
 
 LEGACY_CHAIN = Path(__file__).parent / "legacy_migrations"
-PLATFORM_TABLES = {"outbox", "relay_leases", "idempotency_keys", "owners"}
+PLATFORM_TABLES = {
+    "outbox",
+    "relay_leases",
+    "idempotency_keys",
+    "owners",
+    "erasure_requests",
+    "audit_log",
+}
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -171,7 +178,8 @@ def test_two_domains_share_a_database_without_links(empty_database: str) -> None
 def test_every_legacy_revision_maps_to_a_closed_set_of_new_revisions() -> None:
     script = runner.script_directory()
     every = {rev.revision for rev in script.walk_revisions()}
-    assert set().union(*legacy.REPLACED_BY.values()) == every - {"platform_0003"}
+    newer = {"platform_0003", "platform_0004", "platform_0005", "profiles_0003"}  # after legacy
+    assert set().union(*legacy.REPLACED_BY.values()) == every - newer
     for old in legacy.REPLACED_BY:
         applied = legacy.applied_at(old)
         for rev in applied:
@@ -266,19 +274,23 @@ def test_a_legacy_database_is_adopted_without_losing_rows(
 
 
 def test_a_legacy_stamp_on_todays_schema_is_a_pure_restamp(empty_database: str) -> None:
-    """Legacy 0011 is today's schema but for the owners table: restamping changes nothing
+    """Legacy 0011 is today's schema but for what came after the linear chain (the owners,
+    erasure and audit tables, the profiles' updated-order index): restamping changes nothing
     else (the rows stay), and the upgrade adds only what 0011 lacked."""
     runner.upgrade(empty_database)
     _on(empty_database, lambda sync: _legacy_rows(sync, "0011"))
+    newer_tables = ("owners", "erasure_requests", "audit_log")
 
     def at_0011(sync: Connection) -> None:
-        sync.execute(text("DROP TABLE owners"))
+        for table in newer_tables:
+            sync.execute(text(f"DROP TABLE {table}"))
+        sync.execute(text("DROP INDEX ix_profiles_updated_at_user_id"))
         sync.execute(text("DELETE FROM alembic_version"))
         sync.execute(text("INSERT INTO alembic_version (version_num) VALUES ('0011')"))
 
     _on(empty_database, at_0011)
-    assert "owners" not in _tables(empty_database)
+    assert not set(newer_tables) & _tables(empty_database)
     runner.upgrade(empty_database)
     assert runner.revisions_at(empty_database) == runner.heads()
-    assert "owners" in _tables(empty_database)
+    assert set(newer_tables) <= _tables(empty_database)
     assert _on(empty_database, _counts) == {"profiles": 2, "contacts": 1, "nutrition_body": 1}

@@ -28,10 +28,10 @@ from profilestore.migrations import runner
 from profilestore.platform import owners
 from profilestore.platform.registry import install
 from profilestore.settings import Settings
+from tests.integration.test_migrations import PLATFORM_TABLES
 from tests.serving import BIN, postgres_env, running_server, service_env
 from tests.support import ADMIN, SERVICE, TEST_SECRET, bearer, postgres_database, token
 
-PLATFORM_TABLES = {"outbox", "relay_leases", "idempotency_keys", "owners"}
 LATE_EVENING = "2026-03-10T23:30:00Z"
 """10 March in UTC, 11 March in Paris (UTC+1 until the end of March)."""
 

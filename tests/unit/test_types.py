@@ -92,7 +92,19 @@ def test_bounded_datetime_never_overflows(value: dt.datetime) -> None:
     assert note.at is not None and note.at.tzinfo == dt.UTC
 
 
-@pytest.mark.parametrize("value", [0, 1.5, "2024-01-01T00:00:00", "0001-01-01T00:00:00+05:00"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        0,
+        1.5,
+        "0.5",
+        "1700000000",
+        "1e9",
+        " 1700000000",
+        "2024-01-01T00:00:00",
+        "0001-01-01T00:00:00+05:00",
+    ],
+)
 def test_bounded_datetime_refuses_numbers_naive_and_out_of_range(value: object) -> None:
     with pytest.raises(ValidationError):
         Note(title="t", at=value)

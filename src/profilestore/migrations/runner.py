@@ -38,6 +38,8 @@ def target_metadata() -> MetaData:
     for domain in DOMAINS:
         for module in domain.models:
             importlib.import_module(module)  # registers the domain's tables
+    from profilestore.platform import audit as _audit  # noqa: F401
+    from profilestore.platform import erasure as _erasure  # noqa: F401
     from profilestore.platform import idempotency as _idempotency  # noqa: F401
     from profilestore.platform import owners as _owners  # noqa: F401
     from profilestore.platform.events import lease as _lease  # noqa: F401

@@ -3,7 +3,9 @@
 Two views of one connection pool:
 - ``write``: a normal transaction (on SQLite ``BEGIN IMMEDIATE``, so writers queue instead of
   failing on lock upgrade). The request's unit of work commits it once.
-- ``read``: autocommit, so a single-statement read is one database round trip (no BEGIN/COMMIT).
+- ``read``: autocommit, so a single-statement read is one database round trip (no BEGIN/COMMIT);
+  with row-level security (``PROFILESTORE_DATABASE_ROLE``) a transaction that begins with the
+  caller's identity (``platform.rls``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from profilestore.platform import rls
 from profilestore.platform.batching import ReadBatcher
 from profilestore.settings import Settings
 
@@ -82,9 +85,20 @@ class Database:
                 pool_size=settings.database_pool_size,
                 max_overflow=settings.database_max_overflow,
                 pool_timeout=settings.database_timeout_seconds,
-                connect_args={"timeout": settings.database_timeout_seconds, **driver_args},
+                connect_args={
+                    "timeout": settings.database_timeout_seconds,
+                    **driver_args,
+                    **rls.connect_arguments(settings.database_role if self.is_postgresql else None),
+                },
             )
-        self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.row_security = self.is_postgresql and settings.database_role is not None
+        """Running as a role the policies restrict: every transaction begins with the caller's
+        identity (``platform.rls``), and reads are transactions too."""
+        self.read_engine = (
+            self.engine
+            if self.row_security
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self.read_slots = asyncio.Semaphore(
             settings.database_pool_size + settings.database_max_overflow
         )

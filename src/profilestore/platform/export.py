@@ -18,7 +18,7 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Request
 from sqlalchemy import Table, select
@@ -33,8 +33,9 @@ from profilestore.platform.params import UserId
 
 FORMAT = 1
 PARTITION_ROWS = 500
-PLATFORM_TABLES = ("owners",)
-"""Platform tables keyed by user (the owner directory of a process without profiles)."""
+PLATFORM_TABLES = ("owners", "erasure_requests", "audit_log")
+"""Platform tables keyed by user: the owner directory of a process without profiles, the
+erasures domain services have not confirmed yet, the user's audit records."""
 
 router = APIRouter(prefix="/v1/profiles/{user_id}", tags=["privacy"])
 
@@ -53,8 +54,18 @@ router = APIRouter(prefix="/v1/profiles/{user_id}", tags=["privacy"])
     },
 )
 async def export_user(request: Request, user_id: UserId, _: PrivateWrite) -> StreamingResponse:
-    chunks = export_document(request.app.state.db, user_id)
+    remote: RemoteExport | None = request.app.state.remote_privacy
+    services = None if remote is None else remote.export(user_id, request)
+    chunks = export_document(request.app.state.db, user_id, services)
     return StreamingResponse(chunks, media_type="application/json")
+
+
+class RemoteExport(Protocol):
+    """The exports of the domain services of a federation (``profilestore.hub.privacy``)."""
+
+    def export(self, user_id: uuid.UUID, request: Request) -> AsyncIterator[bytes]:
+        """The document's members ``"services":{...},"incomplete":[...]``."""
+        ...
 
 
 def sections() -> list[tuple[str, tuple[Table, ...]]]:
@@ -69,7 +80,9 @@ def sections() -> list[tuple[str, tuple[Table, ...]]]:
     return [*found, ("platform", platform)] if platform else found
 
 
-async def export_document(db: Any, user_id: uuid.UUID) -> AsyncIterator[bytes]:
+async def export_document(
+    db: Any, user_id: uuid.UUID, services: AsyncIterator[bytes] | None = None
+) -> AsyncIterator[bytes]:
     now = dt.datetime.now(dt.UTC)
     head = {"user_id": str(user_id), "exported_at": now, "format": FORMAT}
     yield dumps(head)[:-1] + b',"sections":{'
@@ -92,7 +105,12 @@ async def export_document(db: Any, user_id: uuid.UUID) -> AsyncIterator[bytes]:
                         first = False
                 yield b"]"
             yield b"}"
-    yield b"}}"
+    yield b"}"
+    if services is not None:
+        yield b","
+        async for chunk in services:
+            yield chunk
+    yield b"}"
 
 
 def _row(names: list[str], row: Any) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from profilestore.platform import rls
 from profilestore.platform.access import unauthorized
 from profilestore.platform.auth import AuthUnavailable, InvalidToken, TokenVerifier
 from profilestore.platform.errors import ProblemError, internal_error, problem_response
@@ -81,6 +82,7 @@ class RequestPipeline:
         request_id = _request_id(headers)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        caller = rls.bind_request(state)  # the database is told who asks (row-level security)
         status = 0
 
         async def send_with_id(message: Message) -> None:
@@ -109,6 +111,7 @@ class RequestPipeline:
                 raise
             await problem_response(Request(scope), internal_error())(scope, receive, send_with_id)
         finally:
+            rls.unbind(caller)
             self._log(scope, request_id, status, started, state)
 
     async def _admit(

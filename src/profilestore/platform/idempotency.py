@@ -79,7 +79,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(IdempotentReplay, on_replay)
 
 
-def _key_of(request: Request) -> str | None:
+def request_key(request: Request) -> str | None:
     raw = request.headers.get(HEADER)
     if raw is None:
         return None
@@ -93,7 +93,7 @@ def _key_of(request: Request) -> str | None:
 
 async def claim(uow: UnitOfWork) -> None:
     request = uow.request
-    key = _key_of(request)
+    key = request_key(request)
     if key is None:
         return
     principal: Principal | None = request.scope.get("state", {}).get("principal")

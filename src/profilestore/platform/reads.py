@@ -6,7 +6,8 @@ once, at import. Run against the ``Database``:
 - on PostgreSQL it runs on the pooled connection's asyncpg driver directly. The SQL is
   compiled once per engine, asyncpg keeps the server-side prepared statement, and rows are
   converted by the column types' own result processors. No statement is built, cache-keyed or
-  compiled per request, and no ORM session is opened;
+  compiled per request, and no ORM session is opened. With row-level security
+  (``platform.rls``) it runs in a transaction whose ``BEGIN`` carries the caller's identity;
 - on SQLite (and for statements with expanding ``IN`` parameters) it runs through SQLAlchemy
   Core on an autocommit connection.
 
@@ -195,12 +196,11 @@ async def _borrow_and_run(
     pooled = await db.read_engine.raw_connection()
     driver: Any = pooled.driver_connection
     try:
-        timeout = db.timeout_seconds
-        if first_only:
-            record = await driver.fetchrow(query.sql, *arguments, timeout=timeout)
-            records: Sequence[Any] = [record] if record is not None else []
+        if db.row_security:
+            async with driver.transaction():  # its BEGIN carries the caller (platform.rls)
+                records = await _fetch(driver, query, arguments, first_only, db.timeout_seconds)
         else:
-            records = await driver.fetch(query.sql, *arguments, timeout=timeout)
+            records = await _fetch(driver, query, arguments, first_only, db.timeout_seconds)
     except Exception as exc:
         if not _connection_broken(driver, exc):
             raise  # the server refused the statement; the connection is fine
@@ -214,3 +214,13 @@ async def _borrow_and_run(
         # when the pool is full) is closed there, which awaits the driver.
         await greenlet_spawn(pooled.close)
     return [query.row(record) for record in records]
+
+
+async def _fetch(
+    driver: Any, query: _DriverQuery, arguments: list[Any], first_only: bool, seconds: float
+) -> Sequence[Any]:
+    if first_only:
+        record = await driver.fetchrow(query.sql, *arguments, timeout=seconds)
+        return [record] if record is not None else []
+    records: Sequence[Any] = await driver.fetch(query.sql, *arguments, timeout=seconds)
+    return records

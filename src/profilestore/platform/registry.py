@@ -40,6 +40,10 @@ UserDeleted = Callable[[AsyncSession, uuid.UUID], Awaitable[None]]
 """Removes, in the deleting transaction, a domain's rows of or pointing at a deleted user (and
 emits the events of each removal)."""
 
+Forget = Callable[[Any, uuid.UUID], Awaitable[None]]
+"""``(app, user_id)``: forget what a domain keeps of the user outside the database (presence),
+after an erasure committed."""
+
 ProfileChanged = Callable[[AsyncSession, dict[str, Any], list[str]], Awaitable[None]]
 """Called in the transaction of a profile update with the profile as written and the names of
 the fields that changed (a domain that keeps data derived from a profile field)."""
@@ -54,13 +58,19 @@ class Domain:
     viewer_filter: ViewerFilter | None = None
     hidden_from: HiddenFrom | None = None
     user_deleted: UserDeleted | None = None
+    forget: Forget | None = None
     profile_changed: ProfileChanged | None = None
     hub_part: HubPart | None = None
     """The domain's section of the user's aggregate."""
     graphql: DomainGraph | None = None
+    """The domain's ``User`` fields, mutations and onboarding steps in GraphQL."""
     export_tables: tuple[str, ...] = ()
     """The domain's tables keyed by ``user_id``: what ``GET .../export`` gives the user."""
-    """The domain's ``User`` fields, mutations and onboarding steps in GraphQL."""
+    audit_sensitive: tuple[str, ...] = ()
+    """``table.column``s whose values the audit log never keeps: it records that they
+    changed, not to what (``platform.audit``)."""
+    audit_skipped_events: tuple[str, ...] = ()
+    """Event types that tell of activity, not of a change of data (presence): not audited."""
     fast_reads: tuple[FastRead, ...] = ()
     configure: Configure | None = None
     lifespan: Lifespan | None = None
@@ -112,9 +122,17 @@ def fast_reads() -> tuple[FastRead, ...]:
 
 
 async def user_deleted(session: AsyncSession, user_id: uuid.UUID) -> None:
-    for domain in _installed:
+    """Every installed domain removes the user's rows, the dependent domains first (social's
+    rows point at profiles: they go, with their events, before the profile row)."""
+    for domain in reversed(_installed):
         if domain.user_deleted is not None:
             await domain.user_deleted(session, user_id)
+
+
+async def forget(app: Any, user_id: uuid.UUID) -> None:
+    for domain in _installed:
+        if domain.forget is not None:
+            await domain.forget(app, user_id)
 
 
 async def profile_changed(

@@ -121,8 +121,15 @@ def check_json_text(value: Any, path: str = "") -> None:
             check_json_text(child, path)
 
 
+_ISO_DATE_START = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
 def _datetime_input(value: Any) -> Any:
-    if isinstance(value, dt.datetime | str):
+    """A datetime or an ISO 8601 string: Pydantic reads a string of digits (``"0.5"``,
+    ``"1700000000"``, the form every query parameter arrives in) as Unix seconds."""
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATE_START.match(value):
         return value
     raise PydanticCustomError("datetime_type", "must be an ISO 8601 date-time string")
 

@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from profilestore.platform import audit
 from profilestore.platform.cache import STALE_KEYS
 from profilestore.platform.conditional import REQUIRE_IF_MATCH
 
@@ -143,6 +144,7 @@ def _prepare(uow: UnitOfWork) -> None:
     uow.session.info["event_options"] = uow.request.app.state.event_options
     uow.session.info[REQUIRE_IF_MATCH] = settings.require_if_match
     uow.session.info[SETTINGS] = settings
+    audit.act_as(uow.session, audit.request_actor(uow.request))
 
 
 async def unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:

@@ -13,6 +13,7 @@ def descriptor() -> Domain:
         hub_part=hub.PART,
         graphql=graph.GRAPH,
         export_tables=("movement_profiles",),
+        audit_sensitive=("movement_profiles.limitations",),
         name="movement",
         routers=(api.router, api.programs_router),
         models=("profilestore.domains.movement.models",),

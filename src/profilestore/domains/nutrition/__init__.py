@@ -8,6 +8,8 @@ from profilestore.platform.registry import Domain
 
 BATCH_BODY_BYTES = 8 * 1024 * 1024
 """A calorie batch: up to 1,000 events, each with up to 4 KiB of metadata."""
+BODY_SENSITIVE = ("height_cm", "weight_kg", "birth_date", "sex", "body_fat_percent")
+"""Body measurements: health data, whose values the audit log never keeps."""
 
 
 def descriptor() -> Domain:
@@ -26,6 +28,15 @@ def descriptor() -> Domain:
             "nutrition_calories_hourly",
             "nutrition_calories_daily",
             "nutrition_rollup_zone",
+        ),
+        audit_sensitive=(
+            *(f"nutrition_body.{name}" for name in BODY_SENSITIVE),
+            "nutrition_weights.weight_kg",
+            "nutrition_goals.target_weight_kg",
+            "nutrition_eating.allergies",
+            "nutrition_eating.excluded_foods",
+            "nutrition_calories.note",
+            "nutrition_calories.metadata",
         ),
         name="nutrition",
         routers=(api.router,),

@@ -7,12 +7,29 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from profilestore.domains.nutrition import rollups
+from profilestore.domains.nutrition import legacy_import, rollups
 from profilestore.domains.nutrition.models import CalorieEvent, RollupZone
 from profilestore.domains.nutrition.rollups import Rebuilt
+from profilestore.domains.nutrition.schemas import (
+    BodyWrite,
+    CalorieWrite,
+    EatingWrite,
+    GoalWrite,
+    WeightLog,
+)
 from profilestore.platform import owners
 
-__all__ = ["Rebuilt", "ledger_owners", "rebuild_rollups"]
+__all__ = [
+    "BodyWrite",
+    "CalorieWrite",
+    "EatingWrite",
+    "GoalWrite",
+    "Rebuilt",
+    "WeightLog",
+    "ledger_owners",
+    "legacy_import",
+    "rebuild_rollups",
+]
 
 
 async def ledger_owners(session: AsyncSession) -> list[uuid.UUID]:

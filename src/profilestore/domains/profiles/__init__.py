@@ -9,6 +9,7 @@ from profilestore.platform.registry import Domain
 def descriptor() -> Domain:
     from profilestore.domains.profiles import (
         address_api,
+        admin_api,
         api,
         fast,
         graph,
@@ -22,10 +23,14 @@ def descriptor() -> Domain:
         hub_part=hub.PART,
         graphql=graph.GRAPH,
         export_tables=("profiles", "addresses"),
+        audit_sensitive=("addresses.lines", "addresses.postal_code"),
+        audit_skipped_events=("profilestore.profiles.PresenceChanged",),
         name="profiles",
-        routers=(api.router, presence_api.router, address_api.router),
+        routers=(api.router, presence_api.router, address_api.router, admin_api.router),
         fast_reads=fast.FAST_READS,
         configure=presence.configure,
+        user_deleted=service.user_deleted,
+        forget=presence.forget_user,
         lifespan=presence.lifespan,
         models=("profilestore.domains.profiles.models",),
         owners=OwnerDirectory(

@@ -54,6 +54,9 @@ class Address(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
+Index("ix_profiles_updated_at_user_id", Profile.updated_at, Profile.user_id)
+"""The order of the admin listing and the bulk export (``admin.py``, ``bulk.py``)."""
+
 Index(
     "uq_addresses_one_default_per_kind",
     Address.user_id,

@@ -51,6 +51,11 @@ def build_store(settings: Any) -> PresenceStore:
     return MemoryPresence()
 
 
+async def forget_user(app: Any, user_id: uuid.UUID) -> None:
+    """The user is erased: their presence goes from the store."""
+    await app.state.presence.forget(user_id)
+
+
 def configure(app: Any) -> None:
     settings = app.state.settings
     app.state.presence = build_store(settings)

@@ -9,13 +9,20 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from profilestore.domains.profiles.presence_api import presence_of
-from profilestore.domains.profiles.schemas import PUBLIC_FIELDS, AvatarUrl, Locale, PublicProfile
+from profilestore.domains.profiles.schemas import (
+    PUBLIC_FIELDS,
+    AvatarUrl,
+    Locale,
+    ProfileWrite,
+    PublicProfile,
+)
 from profilestore.domains.profiles.service import (
     lock_owner,
     lock_owner_timezone,
     lock_profile,
     profile_exists,
     profile_timezone,
+    put_profile,
     visible_reads,
 )
 from profilestore.domains.profiles.transitions import RESYNC, TransitionHub
@@ -25,6 +32,7 @@ __all__ = [
     "RESYNC",
     "AvatarUrl",
     "Locale",
+    "ProfileWrite",
     "PublicProfile",
     "TransitionHub",
     "embedded_profiles",
@@ -34,6 +42,7 @@ __all__ = [
     "presence_of",
     "profile_exists",
     "profile_timezone",
+    "put_profile",
 ]
 
 

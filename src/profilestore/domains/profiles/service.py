@@ -187,12 +187,17 @@ async def delete_profile(
     check_if_match(session, if_match, current.version if current else None)
     if current is None:
         return False
-    mark_stale(session, profile_key(user_id))
     await registry.user_deleted(session, user_id)
-    await session.execute(delete(Address).where(Address.user_id == user_id))
-    await session.execute(delete(Profile).where(Profile.user_id == user_id))
     events.profile_deleted(session, user_id)
     return True
+
+
+async def user_deleted(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """The domain's own part of a deletion (the registry runs it after the dependent domains
+    removed theirs): the addresses and the profile row."""
+    mark_stale(session, profile_key(user_id))
+    await session.execute(delete(Address).where(Address.user_id == user_id))
+    await session.execute(delete(Profile).where(Profile.user_id == user_id))
 
 
 async def _create(session: AsyncSession, user_id: uuid.UUID, data: ProfileWrite) -> ProfileChange:

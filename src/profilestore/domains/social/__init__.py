@@ -13,6 +13,7 @@ def descriptor() -> Domain:
         hub_part=hub.PART,
         graphql=graph.GRAPH,
         export_tables=("contacts", "blocks"),
+        audit_sensitive=("blocks.reason",),
         name="social",
         routers=(api.router, presence_stream.router),
         models=("profilestore.domains.social.models",),

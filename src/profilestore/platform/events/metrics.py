@@ -9,6 +9,7 @@ import time
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import func, select
 
+from profilestore.platform import rls
 from profilestore.platform.db import Database, utcnow
 from profilestore.platform.events.outbox import OutboxRow
 
@@ -50,6 +51,7 @@ class BacklogGauges:
             self._refreshed_at = time.monotonic()
 
 
+@rls.as_system  # also asked for by /metrics, a request without a user
 async def refresh_outbox_gauges(db: Database) -> None:
     """Backlog and lag are read from the database, so every replica and relay agree."""
     statement = select(func.count(), func.min(OutboxRow.created_at)).where(

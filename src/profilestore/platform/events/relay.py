@@ -23,6 +23,7 @@ from prometheus_client import start_http_server
 from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from profilestore.platform.audit import prune_audit
 from profilestore.platform.db import Database, utcnow
 from profilestore.platform.events import metrics
 from profilestore.platform.events.lease import Lease
@@ -66,6 +67,7 @@ class RelayConfig:
     backoff_max: float = 30.0
     retention_seconds: float = 7 * 86400
     prune_every_seconds: float = 60.0
+    audit_retention_seconds: float = 365 * 86400
 
 
 _OUTBOX = cast(Table, OutboxRow.__table__)
@@ -181,6 +183,7 @@ class Relay:
             self._last_prune = now
             await prune_published(self.db, utcnow().timestamp() - self.config.retention_seconds)
             await prune_expired(self.db)
+            await prune_audit(self.db, self.config.audit_retention_seconds)
 
     async def _idle(self, stop: asyncio.Event) -> None:
         wake = asyncio.ensure_future(self.wakeup.wait())
@@ -255,12 +258,14 @@ def relay_config(settings: Settings) -> RelayConfig:
         lease_seconds=settings.relay_lease_seconds,
         backoff_max=settings.relay_backoff_max_seconds,
         retention_seconds=settings.outbox_retention_seconds,
+        audit_retention_seconds=settings.audit_retention_days * 86400,
     )
 
 
 async def run_relay_process(settings: Settings, metrics_port: int | None = None) -> None:
-    """``profilestore relay``: run until SIGTERM/SIGINT, finishing the batch in flight."""
-    db = Database(settings)
+    """``profilestore relay``: run until SIGTERM/SIGINT, finishing the batch in flight; as
+    the relay's own database role if one is set (``PROFILESTORE_RELAY_DATABASE_ROLE``)."""
+    db = Database(settings.model_copy(update={"database_role": settings.relay_database_role}))
     relay = Relay(db, build_publisher(settings.events_url), relay_config(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,0 +1,1 @@
+"""Importers of other systems' databases into the domains, writing through their services."""
