@@ -106,3 +106,11 @@ async def client_for(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     finally:
         await application.state.verifier.aclose()
         await application.state.db.dispose()
+
+
+async def clear_of_minute_edge(margin: float = 5.0) -> None:
+    """Wait until the current minute has at least ``margin`` seconds left, so that a test
+    counting against a per-minute quota does not see the window roll over half-way."""
+    left = 60 - time.time() % 60
+    if left < margin:
+        await asyncio.sleep(left + 0.1)

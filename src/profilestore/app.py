@@ -42,7 +42,13 @@ from profilestore.platform.http import API_PREFIX, RequestPipeline
 from profilestore.platform.invalidation import InvalidationListener
 from profilestore.platform.limits import RateLimits
 from profilestore.platform.observability import configure_logging, health_router
-from profilestore.platform.registry import Domain, body_limits, fast_reads, install
+from profilestore.platform.registry import (
+    Domain,
+    body_limits,
+    body_media_types,
+    fast_reads,
+    install,
+)
 from profilestore.platform.routing import refuse_unknown_query_parameters
 from profilestore.platform.tickets import StreamTickets
 from profilestore.platform.uow import unit_of_work
@@ -143,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tickets=app.state.stream_tickets,
         fast_reads=FastReads(fast_reads()) if settings.fast_reads_enabled else None,
         body_limits=body_limits(),
+        body_media_types=body_media_types(),
         state=app.state,
     )
     if settings.cors_origins:

@@ -36,6 +36,22 @@ RESERVED_USERNAMES = [
     "staff",
     "moderator",
     "profilestore",
+    "about",
+    "account",
+    "billing",
+    "abuse",
+    "everyone",
+    "here",
+    "login",
+    "logout",
+    "signup",
+    "settings",
+    "search",
+    "official",
+    "postmaster",
+    "webmaster",
+    "hostmaster",
+    "noreply",
 ]
 
 HUB_REMOTE_SECTIONS = frozenset({"social", "media", "nutrition", "movement"})
@@ -299,6 +315,34 @@ class Settings(BaseSettings):
     reserved_usernames: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(RESERVED_USERNAMES),
         description="Usernames nobody may claim (comma separated, case-insensitive).",
+    )
+    reserved_usernames_file: Path | None = Field(
+        None,
+        description="A file of more reserved usernames (one a line, # comments), added to "
+        "reserved_usernames.",
+    )
+    username_hold_days: int = Field(
+        30, ge=0, le=3650, description="How long a given-up username is held for its owner."
+    )
+    username_change_days: int = Field(
+        30, ge=0, le=3650, description="A user may change their username once per this many days."
+    )
+
+    blob_s3_bucket: str | None = Field(
+        None,
+        description="Keep blobs (avatar images) in this bucket of an S3-compatible store; "
+        "unset: in a directory under data_dir.",
+    )
+    blob_s3_endpoint_url: str | None = Field(
+        None, description="The S3-compatible store's URL (MinIO, Ceph, R2...); unset: AWS S3."
+    )
+    blob_s3_region: str | None = Field(None, description="The bucket's region.")
+    blob_s3_access_key_id: str | None = Field(
+        None, description="Unset: boto3's default credential chain (environment, IAM role)."
+    )
+    blob_s3_secret_access_key: SecretStr | None = Field(None)
+    avatar_workers: int = Field(
+        2, ge=1, le=64, description="Avatar images decoded and encoded at once (per process)."
     )
 
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)

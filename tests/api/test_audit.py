@@ -27,7 +27,7 @@ from profilestore.platform.db import Database, utcnow
 from profilestore.platform.events.relay import FeedOnlyPublisher, Relay, RelayConfig, relay_config
 from profilestore.platform.uow import background_work
 from profilestore.settings import Settings
-from tests.api.test_authorization_matrix import api_routes, body_for
+from tests.api.test_authorization_matrix import api_routes, request_body
 from tests.api.test_social import make_user
 from tests.support import ADMIN, SERVICE, bearer
 
@@ -166,6 +166,8 @@ async def seeded_user(client: httpx.AsyncClient) -> dict[str, str]:
         "user_id": str(user),
         "address_id": address_id,
         "contact_user_id": str(friend),
+        "followed_user_id": str(friend),
+        "muted_user_id": str(friend),
         "blocked_user_id": str(stranger),
         "viewer_id": viewer.json()["viewer_id"],
         "video_id": "pwned-video",  # the matrix examples' watchlist item and beat
@@ -189,8 +191,10 @@ async def test_every_write_route_of_every_domain_is_audited(
         headers = {**bearer(user), "X-Request-ID": request_id}
         if method == "PATCH":
             headers |= MERGE_PATCH
-        body = BODIES.get(name, body_for(route) if route.body_field is not None else None)
-        answer = await client.request(method, path, json=body, headers=headers)
+        arguments = request_body(route, headers)
+        if name in BODIES:
+            arguments["json"] = BODIES[name]
+        answer = await client.request(method, path, **arguments)
         assert answer.is_success, (name, answer.status_code, answer.text)
         found = await records(app.state.db, user, request_id)
         assert found, f"{name} changed the user's data without an audit record"

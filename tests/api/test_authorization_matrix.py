@@ -3,6 +3,7 @@ covered without editing this test (a new request body model needs one example be
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from typing import Any, get_args
@@ -11,9 +12,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from PIL import Image
 
 from profilestore.app import route_access
 from profilestore.domains.registry import DOMAINS
+from profilestore.platform import registry
 from tests.support import ADMIN, SERVICE, bearer
 
 EXAMPLE_BODIES: dict[str, dict[str, Any]] = {
@@ -52,11 +55,24 @@ def body_for(route: APIRoute) -> dict[str, Any] | None:
     return EXAMPLE_BODIES[key]
 
 
+def tiny_png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def request_body(route: APIRoute, headers: dict[str, str]) -> dict[str, Any]:
+    """httpx arguments carrying a valid body for ``route``: its example JSON, or an image for
+    a route that takes an upload (``Domain.body_media_types``)."""
+    if route.path_format in registry.body_media_types():
+        return {"content": tiny_png(), "headers": {**headers, "Content-Type": "image/png"}}
+    return {"json": body_for(route), "headers": headers}
+
+
 async def call(
     client: httpx.AsyncClient, route: APIRoute, method: str, path: str, headers: dict[str, str]
 ) -> httpx.Response:
-    body = body_for(route)
-    return await client.request(method, path, json=body, headers=headers)
+    return await client.request(method, path, **request_body(route, headers))
 
 
 @pytest.fixture

@@ -67,7 +67,7 @@ async def test_the_owner_sees_every_section(client: httpx.AsyncClient) -> None:
     body = await aggregate(client, user, bearer(user))
     assert (body["missing"], body["errors"]) == ([], [])
     assert body["identity"]["user_id"] == str(user) and "timezone" in body["identity"]
-    assert body["social"] == {"contacts_count": 1}
+    assert body["social"] == {"contacts_count": 1, "followers_count": 0, "following_count": 0}
     assert body["media"]["watchlist_count"] == 1
     assert [v["video_id"] for v in body["media"]["continue_watching"]] == ["v2"]
     nutrition = body["nutrition"]

@@ -92,7 +92,7 @@ def _body_fields() -> list[tuple[str, str, str, str]]:
     for path, operations in SPEC["paths"].items():
         put_model = None
         put = operations.get("put", {}).get("requestBody", {})
-        if put:
+        if "application/json" in put.get("content", {}):  # not an upload (an avatar image)
             put_model = _model_of(put["content"]["application/json"]["schema"])
         for method, operation in operations.items():
             content = operation.get("requestBody", {}).get("content", {})
@@ -163,6 +163,8 @@ async def seeded(client: httpx.AsyncClient) -> dict[str, str]:
     return {
         "user_id": str(user),
         "contact_user_id": str(friend),
+        "followed_user_id": str(friend),
+        "muted_user_id": str(friend),
         "blocked_user_id": str(blocked),
         "address_id": address.json()["id"],
         "viewer_id": viewer.json()["viewer_id"],

@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import Uuid, select
 
 from profilestore.migrations.runner import target_metadata
-from tests.api.test_authorization_matrix import body_for
+from tests.api.test_authorization_matrix import request_body
 from tests.api.test_social import contact_url, make_user
 from tests.events_support import outbox_rows
 from tests.support import bearer
@@ -28,7 +28,9 @@ SECOND_USER = re.compile(r"\{(\w+_user_id)\}")
 
 
 def _pairwise_writes(app: FastAPI) -> list[APIRoute]:
-    return [
+    """The PUT routes linking the owner to a second user, the block last (it undoes follows
+    and refuses new ones)."""
+    routes = [
         route
         for route in app.routes
         if isinstance(route, APIRoute)
@@ -36,13 +38,14 @@ def _pairwise_writes(app: FastAPI) -> list[APIRoute]:
         and SECOND_USER.search(route.path_format)
         and "PUT" in route.methods
     ]
+    return sorted(routes, key=lambda route: "{blocked_user_id}" in route.path_format)
 
 
 async def _link(client: httpx.AsyncClient, app: FastAPI, owner: uuid.UUID, other: uuid.UUID) -> int:
     made = 0
     for route in _pairwise_writes(app):
         path = SECOND_USER.sub(str(other), route.path_format.replace("{user_id}", str(owner)))
-        response = await client.put(path, json=body_for(route), headers=bearer(owner))
+        response = await client.put(path, **request_body(route, bearer(owner)))
         assert response.status_code in (200, 201), (route.path_format, response.text)
         made += 1
     return made
@@ -71,8 +74,7 @@ async def _own_rows(client: httpx.AsyncClient, app: FastAPI, owner: uuid.UUID) -
         for name, value in OWN_PARAMETERS.items():
             path = path.replace("{" + name + "}", value)
         method = "POST" if "POST" in route.methods else "PUT"
-        body = body_for(route)
-        response = await client.request(method, path, json=body, headers=bearer(owner))
+        response = await client.request(method, path, **request_body(route, bearer(owner)))
         assert response.status_code in (200, 201, 204), (route.path_format, response.text)
         made += 1
     return made

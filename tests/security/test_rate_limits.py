@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from profilestore.platform.limits import RateLimits
 from profilestore.settings import Settings
-from tests.support import ADMIN, bearer, client_for
+from tests.support import ADMIN, bearer, clear_of_minute_edge, client_for
 
 LIMITED = {"rate_limit_enabled": True}
 
@@ -90,6 +90,7 @@ async def test_lookups_by_username_are_stricter(settings: Settings) -> None:
         user = uuid.uuid4()
         await _make_profile(client, user)
         me = bearer(user)
+        await clear_of_minute_edge()
         names = [
             await client.get("/v1/profiles", params={"username": f"n{i}"}, headers=me)
             for i in range(3)

@@ -83,6 +83,8 @@ def public(write: str) -> Policy:
 
 POINTING_AT_ME_CONTACTS = either(mine(), mine("contact_user_id"), PRIVILEGED)
 POINTING_AT_ME_BLOCKS = either(mine(), mine("blocked_user_id"), PRIVILEGED)
+POINTING_AT_ME_FOLLOWS = either(mine(), mine("followed_user_id"), PRIVILEGED)
+POINTING_AT_ME_MUTES = either(mine(), mine("muted_user_id"), PRIVILEGED)
 
 POLICIES: dict[str, Policy] = {
     # platform
@@ -108,9 +110,18 @@ POLICIES: dict[str, Policy] = {
     # profiles
     "profiles": private(read=ANYONE),
     "addresses": private(),
+    # a claim checks every user's holds (the hold's owner is never shown)
+    "username_holds": private(read=SIGNED_IN),
+    "username_changes": private(),
     # social
     "contacts": private(read=POINTING_AT_ME_CONTACTS, delete=POINTING_AT_ME_CONTACTS),
     "blocks": private(read=POINTING_AT_ME_BLOCKS, delete=POINTING_AT_ME_BLOCKS),
+    # follow lists are read by any signed-in user; a follow writes the other user's counts
+    "follows": private(read=SIGNED_IN, delete=POINTING_AT_ME_FOLLOWS),
+    "follow_counts": Policy(
+        select=SIGNED_IN, insert=SIGNED_IN, update=SIGNED_IN, delete=either(mine(), PRIVILEGED)
+    ),
+    "mutes": private(read=POINTING_AT_ME_MUTES, delete=POINTING_AT_ME_MUTES),
     # media
     "media_viewers": private(),
     "media_watchlist": private(),

@@ -59,6 +59,7 @@ class RequestPipeline:
         tickets: StreamTickets | None = None,
         fast_reads: FastReads | None = None,
         body_limits: dict[str, int] | None = None,
+        body_media_types: dict[str, tuple[str, ...]] | None = None,
         state: Any = None,
     ) -> None:
         self.app = app
@@ -70,6 +71,10 @@ class RequestPipeline:
         self.max_body_bytes = max_body_bytes
         self.body_limits = [
             (template_pattern(path), limit) for path, limit in (body_limits or {}).items()
+        ]
+        self.body_media_types = [
+            (template_pattern(path), {media.encode() for media in types})
+            for path, types in (body_media_types or {}).items()
         ]
         self.max_auth_header_bytes = max_auth_header_bytes
 
@@ -133,10 +138,23 @@ class RequestPipeline:
             refused = await self._limit(scope, state, failed_auth=problem is not None)
             if refused is not None:
                 return refused
-        needs_json = problem is None and scope["method"] in _BODY_METHODS and _has_body(headers)
-        if needs_json and not _is_json(headers.get(b"content-type", b"")):
-            return ProblemError(415, "unsupported-media-type", "Send the body as application/json.")
+        checks_body = problem is None and scope["method"] in _BODY_METHODS and _has_body(headers)
+        if checks_body:
+            return self._media_type_problem(scope, headers.get(b"content-type", b""))
         return problem
+
+    def _media_type_problem(self, scope: Scope, content_type: bytes) -> ProblemError | None:
+        """415 unless the body's type is JSON, or one a route of ``body_media_types`` takes."""
+        media = content_type.split(b";", 1)[0].strip().lower()
+        for pattern, accepted in self.body_media_types:
+            if pattern.match(scope["path"]):
+                if media in accepted:
+                    return None
+                listed = ", ".join(sorted(value.decode() for value in accepted))
+                return ProblemError(415, "unsupported-media-type", f"Send the body as {listed}.")
+        if _is_json(content_type):
+            return None
+        return ProblemError(415, "unsupported-media-type", "Send the body as application/json.")
 
     async def _limit(
         self, scope: Scope, state: dict[str, Any], *, failed_auth: bool

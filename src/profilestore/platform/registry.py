@@ -77,6 +77,9 @@ class Domain:
     body_limits: dict[str, int] = field(default_factory=dict)
     """Routes (templates) that take larger bodies than ``PROFILESTORE_MAX_BODY_BYTES``, and
     their limit in bytes (a batch write, say)."""
+    body_media_types: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Routes (templates) whose body is not JSON, and the media types they take (an image
+    upload); the request pipeline refuses other bodies with 415 before routing."""
     example_bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
     """A valid request body per write model, for the authorization-matrix test."""
     owners: OwnerDirectory | None = None
@@ -115,6 +118,10 @@ async def hidden_from(db: Any, cache: Any, viewer: uuid.UUID) -> frozenset[uuid.
 
 def body_limits() -> dict[str, int]:
     return {path: limit for domain in _installed for path, limit in domain.body_limits.items()}
+
+
+def body_media_types() -> dict[str, tuple[str, ...]]:
+    return {path: types for domain in _installed for path, types in domain.body_media_types.items()}
 
 
 def fast_reads() -> tuple[FastRead, ...]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
+from profilestore.domains.profiles.avatar_images import MAX_UPLOAD_BYTES
 from profilestore.platform.owners import OwnerDirectory
 from profilestore.platform.registry import Domain
 
@@ -11,28 +15,52 @@ def descriptor() -> Domain:
         address_api,
         admin_api,
         api,
+        avatar_api,
+        avatars,
         fast,
         graph,
         hub,
         presence,
         presence_api,
+        search_api,
         service,
     )
+
+    def configure(app: Any) -> None:
+        presence.configure(app)
+        search_api.configure(app)
+        avatar_api.configure(app)
+
+    async def forget(app: Any, user_id: uuid.UUID) -> None:
+        await presence.forget_user(app, user_id)
+        await avatars.forget(app, user_id)
 
     return Domain(
         hub_part=hub.PART,
         graphql=graph.GRAPH,
-        export_tables=("profiles", "addresses"),
+        export_tables=("profiles", "addresses", "username_holds", "username_changes"),
         audit_sensitive=("addresses.lines", "addresses.postal_code"),
         audit_skipped_events=("profilestore.profiles.PresenceChanged",),
         name="profiles",
-        routers=(api.router, presence_api.router, address_api.router, admin_api.router),
+        routers=(
+            api.router,
+            presence_api.router,
+            address_api.router,
+            admin_api.router,
+            search_api.router,
+            avatar_api.router,
+        ),
+        body_limits={avatar_api.PATH: MAX_UPLOAD_BYTES},
+        body_media_types={avatar_api.PATH: avatar_api.MEDIA_TYPES},
         fast_reads=fast.FAST_READS,
-        configure=presence.configure,
+        configure=configure,
         user_deleted=service.user_deleted,
-        forget=presence.forget_user,
+        forget=forget,
         lifespan=presence.lifespan,
-        models=("profilestore.domains.profiles.models",),
+        models=(
+            "profilestore.domains.profiles.models",
+            "profilestore.domains.profiles.username_models",
+        ),
         owners=OwnerDirectory(
             exists=service.profile_exists,
             lock=service.lock_owner,

@@ -242,11 +242,9 @@ async def delete_profile(
     _: Annotated[Principal, Depends(OWNER_OR_ADMIN)],
     if_match: IfMatch = None,
 ) -> Response:
-    store = request.app.state.presence
-
-    async def forget_presence(_: UnitOfWork) -> None:
-        await store.forget(user_id)
+    async def forget_outside_database(_: UnitOfWork) -> None:
+        await registry.forget(request.app, user_id)  # presence, avatar files
 
     if await service.delete_profile(uow.session, user_id, if_match=if_match):
-        uow.after_commit(forget_presence)
+        uow.after_commit(forget_outside_database)
     return Response(status_code=204)

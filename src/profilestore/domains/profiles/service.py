@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from profilestore.domains.profiles import events
+from profilestore.domains.profiles import events, usernames
 from profilestore.domains.profiles.models import Address, Profile
 from profilestore.domains.profiles.schemas import ALL_FIELDS, ProfileWrite
 from profilestore.platform import registry
@@ -22,11 +22,9 @@ from profilestore.platform.conditional import (
     check_if_none_match_create,
 )
 from profilestore.platform.db import Database, utcnow
-from profilestore.platform.errors import ProblemError, invalid, not_found
+from profilestore.platform.errors import ProblemError, not_found
 from profilestore.platform.reads import PreparedRead
 from profilestore.platform.schemas import patched
-from profilestore.platform.uow import SETTINGS
-from profilestore.settings import RESERVED_USERNAMES
 
 _COLUMNS = [Profile.__table__.c[name] for name in ALL_FIELDS]
 _WRITABLE = tuple(ProfileWrite.model_fields)
@@ -196,6 +194,7 @@ async def user_deleted(session: AsyncSession, user_id: uuid.UUID) -> None:
     """The domain's own part of a deletion (the registry runs it after the dependent domains
     removed theirs): the addresses and the profile row."""
     mark_stale(session, profile_key(user_id))
+    await usernames.forget(session, user_id)
     await session.execute(delete(Address).where(Address.user_id == user_id))
     await session.execute(delete(Profile).where(Profile.user_id == user_id))
 
@@ -227,6 +226,7 @@ async def _update(session: AsyncSession, current: Profile, data: ProfileWrite) -
     changed = [name for name, value in columns.items() if getattr(current, name) != value]
     if "username" in changed:
         await _ensure_username_free(session, data.username, current.user_id)
+        await usernames.record_change(session, current.user_id, current.username, data.username)
     if changed:
         for name in changed:
             setattr(current, name, columns[name])
@@ -246,10 +246,7 @@ def _touch(profile: Profile, now: dt.datetime) -> None:
 
 
 async def _ensure_username_free(session: AsyncSession, username: str, owner: uuid.UUID) -> None:
-    settings = session.info.get(SETTINGS)
-    reserved = settings.reserved_usernames if settings is not None else RESERVED_USERNAMES
-    if username.lower() in reserved:
-        raise invalid("body.username", "this username is reserved", "username_reserved")
+    await usernames.check_claim(session, username, owner)
     statement = select(Profile.user_id).where(
         Profile.username == username, Profile.user_id != owner
     )

@@ -1,5 +1,5 @@
-"""The social domain: contacts and blocks, and the block rule every other domain's reads of
-one user's data by another apply (as a viewer filter)."""
+"""The social domain: contacts, blocks, follows and mutes, and the block rule every other
+domain's reads of one user's data by another apply (as a viewer filter)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,27 @@ from profilestore.platform.registry import Domain
 
 
 def descriptor() -> Domain:
-    from profilestore.domains.social import api, cached, graph, hub, presence_stream, service
+    from profilestore.domains.social import (
+        api,
+        cached,
+        follows_api,
+        graph,
+        hub,
+        presence_stream,
+        service,
+    )
 
     return Domain(
         hub_part=hub.PART,
         graphql=graph.GRAPH,
-        export_tables=("contacts", "blocks"),
+        export_tables=("contacts", "blocks", "follows", "follow_counts", "mutes"),
         audit_sensitive=("blocks.reason",),
         name="social",
-        routers=(api.router, presence_stream.router),
-        models=("profilestore.domains.social.models",),
+        routers=(api.router, follows_api.router, presence_stream.router),
+        models=(
+            "profilestore.domains.social.models",
+            "profilestore.domains.social.follow_models",
+        ),
         requires=("profiles",),
         viewer_filter=service.not_blocked_by,
         hidden_from=cached.blockers_of,

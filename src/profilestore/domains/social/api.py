@@ -31,11 +31,12 @@ from profilestore.platform.conditional import (
     not_modified_response,
 )
 from profilestore.platform.errors import not_found, problem_responses
-from profilestore.platform.pagination import CURSOR_PATTERN
 from profilestore.platform.params import (
     MERGE_PATCH_OPENAPI,
+    Cursor,
     IfMatch,
     IfNoneMatch,
+    Limit,
     MergePatch,
     Reader,
     UnitOfWork,
@@ -45,11 +46,6 @@ from profilestore.platform.uow import UnitOfWorkRoute
 
 router = APIRouter(prefix="/v1", tags=["social"], route_class=UnitOfWorkRoute)
 
-Cursor = Annotated[
-    str | None,
-    Query(pattern=CURSOR_PATTERN, description="next_cursor of the previous page"),
-]
-Limit = Annotated[int, Query(ge=1, le=200)]
 CONTACT = "/profiles/{user_id}/contacts/{contact_user_id}"
 BLOCK = "/profiles/{user_id}/blocks/{blocked_user_id}"
 

@@ -15,6 +15,10 @@ CONTACT_UPDATED = PREFIX + "ContactUpdated"
 CONTACT_REMOVED = PREFIX + "ContactRemoved"
 USER_BLOCKED = PREFIX + "UserBlocked"
 USER_UNBLOCKED = PREFIX + "UserUnblocked"
+USER_FOLLOWED = PREFIX + "UserFollowed"
+USER_UNFOLLOWED = PREFIX + "UserUnfollowed"
+USER_MUTED = PREFIX + "UserMuted"
+USER_UNMUTED = PREFIX + "UserUnmuted"
 
 
 def contact_event(
@@ -35,3 +39,15 @@ def block_event(
 ) -> None:
     data = {"user_id": str(owner), "blocked_user_id": str(blocked)}
     emit(session, event_type=event_type, user_id=owner, aggregatetype="block", data=data)
+
+
+def follow_event(
+    session: AsyncSession, event_type: str, follower: uuid.UUID, followed: uuid.UUID
+) -> None:
+    data = {"user_id": str(follower), "followed_user_id": str(followed)}
+    emit(session, event_type=event_type, user_id=follower, aggregatetype="follow", data=data)
+
+
+def mute_event(session: AsyncSession, event_type: str, owner: uuid.UUID, muted: uuid.UUID) -> None:
+    data = {"user_id": str(owner), "muted_user_id": str(muted)}
+    emit(session, event_type=event_type, user_id=owner, aggregatetype="mute", data=data)

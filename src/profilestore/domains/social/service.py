@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, and_, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from profilestore.domains.profiles import public as profiles
-from profilestore.domains.social import cached, events
+from profilestore.domains.social import cached, events, follow_store
 from profilestore.domains.social.models import Block, Contact
 from profilestore.domains.social.schemas import BlockWrite, ContactWrite
 from profilestore.platform.cache import mark_stale
@@ -236,9 +236,10 @@ async def with_profiles(
 async def put_block(
     session: AsyncSession, owner: uuid.UUID, other: uuid.UUID, data: BlockWrite
 ) -> tuple[dict[str, Any], bool]:
-    """Block ``other``; also removes them from the owner's contacts. Any user id can be
-    blocked, with or without a profile (a block made in advance holds when they sign up), so
-    the answer says nothing about whether ``other`` exists."""
+    """Block ``other``; also removes them from the owner's contacts and the follows between
+    them both ways. Any user id can be blocked, with or without a profile (a block made in
+    advance holds when they sign up), so the answer says nothing about whether ``other``
+    exists."""
     _refuse_self(owner, other, "blocked_user_id")
     await _lock_owner(session, owner)
     statement = select(Block).where(Block.user_id == owner, Block.blocked_user_id == other)
@@ -251,6 +252,7 @@ async def put_block(
     session.add(block)
     mark_stale(session, *cached.stale_keys(owner, other))
     await _remove_contact(session, owner, other)
+    await follow_store.remove_both_ways(session, owner, other)
     await session.flush()
     events.block_event(session, events.USER_BLOCKED, owner, other)
     return _block_dict(block), True
@@ -285,9 +287,9 @@ def _block_dict(block: Block) -> dict[str, Any]:
 
 
 async def user_deleted(session: AsyncSession, user_id: uuid.UUID) -> None:
-    """A profile is being deleted: remove the user's own contacts and blocks, and every other
-    user's contact of them and block of them, each removal with its event (keyed by the
-    owner of the removed row), in the deleting transaction."""
+    """A profile is being deleted: remove the user's own contacts, blocks, follows and mutes,
+    and every other user's contact, block, follow and mute of them, each removal with its
+    event (keyed by the owner of the removed row), in the deleting transaction."""
     await session.execute(delete(Contact).where(Contact.user_id == user_id))
     own_blocks = delete(Block).where(Block.user_id == user_id).returning(Block.blocked_user_id)
     for (blocked,) in await session.execute(own_blocks):
@@ -299,3 +301,4 @@ async def user_deleted(session: AsyncSession, user_id: uuid.UUID) -> None:
     for (owner,) in await session.execute(blocked.returning(Block.user_id)):
         mark_stale(session, *cached.stale_keys(owner, user_id))
         events.block_event(session, events.USER_UNBLOCKED, owner, user_id)
+    await follow_store.user_deleted(session, user_id)
