@@ -29,6 +29,10 @@ import_app = typer.Typer(help="Import data from files and other systems.", no_ar
 app.add_typer(import_app, name="import")
 export_app = typer.Typer(help="Export data for operators.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+schema_app = typer.Typer(
+    help="The profile schema: the app's custom profile fields.", no_args_is_help=True
+)
+app.add_typer(schema_app, name="schema")
 
 
 @app.command()
@@ -53,6 +57,7 @@ def serve(
         os.environ["PROFILESTORE_DOMAINS"] = domains  # read by every worker's app
     settings = _settings()
     _check_domains(settings)
+    _check_profile_schema(settings)
     if workers > 1 and not settings.redis_url:
         typer.echo(
             f"--workers {workers} needs PROFILESTORE_REDIS_URL: worker processes share presence "
@@ -115,6 +120,20 @@ def _check_domains(settings: Settings) -> None:
         selected(settings.domains)
     except ValueError as exc:
         typer.echo(f"PROFILESTORE_DOMAINS: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _check_profile_schema(settings: Settings) -> None:
+    """Refuse to serve with a profile schema file that cannot be used (exit 2, the message
+    naming the file, the field and the problem) before any worker starts."""
+    from profilestore.domains.profiles.custom_fields import SchemaError, load
+
+    if settings.profile_schema is None:
+        return
+    try:
+        load(settings.profile_schema)
+    except SchemaError as exc:
+        typer.echo(f"PROFILESTORE_PROFILE_SCHEMA: {exc}", err=True)
         raise typer.Exit(2) from None
 
 
@@ -427,6 +446,21 @@ def import_calorie_balance(
     for line in report.lines(allow_skips=allow_skips):
         typer.echo(line)
     raise typer.Exit(report.exit_code(allow_skips=allow_skips))
+
+
+@schema_app.command("check")
+def schema_check(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="The schema file (default: PROFILESTORE_PROFILE_SCHEMA)."),
+    ] = None,
+) -> None:
+    """Check the stored custom field values against the profile schema: values under names it
+    no longer declares, values that fail their field's rule, profiles missing a required
+    field. Exit 0 when clean, 1 when something was reported, 2 on a bad schema file."""
+    from profilestore.domains.profiles import schema_cli
+
+    raise typer.Exit(schema_cli.run(_settings(), path, echo=typer.echo))
 
 
 if __name__ == "__main__":

@@ -321,6 +321,11 @@ class Settings(BaseSettings):
         description="A file of more reserved usernames (one a line, # comments), added to "
         "reserved_usernames.",
     )
+    profile_schema: Path | None = Field(
+        None,
+        description="A YAML file declaring the app's custom profile fields "
+        "(docs/profile-schema.md); unset: no custom fields.",
+    )
     username_hold_days: int = Field(
         30, ge=0, le=3650, description="How long a given-up username is held for its owner."
     )

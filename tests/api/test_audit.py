@@ -120,6 +120,7 @@ NOT_DATA = {"PUT /v1/profiles/{user_id}/presence": "presence is activity, not st
 BODIES = {
     "PATCH /v1/profiles/{user_id}": {"bio": "patched"},
     "PATCH /v1/profiles/{user_id}/contacts/{contact_user_id}": {"nickname": "pal"},
+    "PATCH /v1/profiles/{user_id}/privacy": {"bio": "contacts"},
     "PATCH /v1/profiles/{user_id}/viewers/{viewer_id}": {"name": "kiddo"},
     "POST /v1/profiles/{user_id}/ratings": {"video_id": "second-video", "stars": 4},
     "PATCH /v1/profiles/{user_id}/body": {"activity_level": "very_active"},
@@ -151,9 +152,14 @@ def write_routes(app: FastAPI) -> list[tuple[str, APIRoute]]:
 
 async def seeded_user(client: httpx.AsyncClient) -> dict[str, str]:
     """A user with a resource of each kind a write route's path names, and its ids."""
-    user, friend, stranger = [await make_user(client) for _ in range(3)]
+    user, friend, stranger, fan, asker = [await make_user(client) for _ in range(5)]
     me = bearer(user)
     base = f"/v1/profiles/{user}"
+    switch = {"private_account": True}
+    private = await client.patch(f"{base}/privacy", json=switch, headers={**me, **MERGE_PATCH})
+    assert private.status_code == 200, private.text
+    for requester in (fan, asker):  # requests to accept (fan) and to decline (asker)
+        await client.put(f"/v1/profiles/{requester}/following/{user}", headers=bearer(requester))
     address = {"kind": "shipping", "lines": ["2 Side St"], "city": "Oslo", "country": "NO"}
     address_id = (await client.post(f"{base}/addresses", json=address, headers=me)).json()["id"]
     viewer = await client.post(f"{base}/viewers", json={"name": "kids"}, headers=me)
@@ -168,6 +174,8 @@ async def seeded_user(client: httpx.AsyncClient) -> dict[str, str]:
         "contact_user_id": str(friend),
         "followed_user_id": str(friend),
         "muted_user_id": str(friend),
+        "follower_user_id": str(fan),
+        "requester_user_id": str(asker),
         "blocked_user_id": str(stranger),
         "viewer_id": viewer.json()["viewer_id"],
         "video_id": "pwned-video",  # the matrix examples' watchlist item and beat

@@ -720,7 +720,8 @@ async def test_reviews_of_a_video(client: httpx.AsyncClient, app: FastAPI) -> No
     for item in items:
         fields = {"video_id", "stars", "review", "spoiler", "updated_at", "author_id", "author"}
         assert set(item) == fields
-        assert set(item["author"]) == {"user_id", "username", "display_name", "avatar_url", "bio"}
+        public = {"user_id", "username", "display_name", "avatar_url", "bio", "private_account"}
+        assert set(item["author"]) == public | {"fields"}
         assert item["author_id"] == item["author"]["user_id"]
         assert item["video_id"] == video
     assert items[2]["author"] == {
@@ -729,6 +730,8 @@ async def test_reviews_of_a_video(client: httpx.AsyncClient, app: FastAPI) -> No
         "display_name": "Alice",
         "avatar_url": None,
         "bio": "Film buff",
+        "private_account": False,
+        "fields": {},
     }
     assert items[1]["author"]["user_id"] == str(bob)
     for private in ("Pacific/Chatham", "de-AT", kid, "Secret Kid Name", "viewer_id", "version"):

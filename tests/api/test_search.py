@@ -17,7 +17,7 @@ from profilestore.settings import Settings
 from tests.api.test_social import block_url, contact_url
 from tests.support import ADMIN, bearer, clear_of_minute_edge, client_for
 
-PUBLIC = {"user_id", "username", "display_name", "avatar_url", "bio"}
+PUBLIC = {"user_id", "username", "display_name", "avatar_url", "bio", "private_account", "fields"}
 
 
 async def person(
@@ -102,6 +102,16 @@ async def test_only_public_fields_are_shown(client: httpx.AsyncClient) -> None:
     await person(client, "pat.public", "Pat")
     (item,) = (await find(client, me, "pat")).json()["items"]
     assert set(item) == PUBLIC
+    owner = uuid.UUID(item["user_id"])
+    hide = {"bio": "private", "avatar_url": "contacts"}
+    answer = await client.patch(
+        f"/v1/profiles/{owner}/privacy",
+        json=hide,
+        headers={**bearer(owner), "Content-Type": "application/merge-patch+json"},
+    )
+    assert answer.status_code == 200
+    (item,) = (await find(client, me, "pat")).json()["items"]
+    assert set(item) == PUBLIC - set(hide)  # as the owner's audiences show it
 
 
 async def test_pages_see_each_match_once(client: httpx.AsyncClient) -> None:
@@ -178,3 +188,144 @@ def test_sqlite_similarity_follows_pg_trgm() -> None:
     assert similarity("word", "word") == 1.0
     assert similarity("alexander", "alexandre") == pytest.approx(7 / 13)
     assert similarity("abc", None) == 0.0
+
+
+async def privacy(client: httpx.AsyncClient, owner: uuid.UUID, patch: dict[str, Any]) -> None:
+    url = f"/v1/profiles/{owner}/privacy"
+    answer = await client.patch(
+        url, json=patch, headers=bearer(owner) | {"content-type": "application/merge-patch+json"}
+    )
+    assert answer.status_code == 200, answer.text
+
+
+async def add_contact(client: httpx.AsyncClient, owner: uuid.UUID, other: uuid.UUID) -> None:
+    added = await client.put(contact_url(owner, other), json={}, headers=bearer(owner))
+    assert added.status_code in (200, 201), added.text
+
+
+async def test_private_accounts_are_found_by_their_contacts_only(
+    client: httpx.AsyncClient,
+) -> None:
+    owner = await person(client, "quill.private", "Quill Private")
+    friend = await person(client, "friend")
+    stranger = await person(client, "stranger")
+    await privacy(client, owner, {"private_account": True})
+    await add_contact(client, owner, friend)
+    await add_contact(client, stranger, owner)  # the stranger's contact list does not count
+    assert await names(client, stranger, "quill") == []
+    assert await names(client, stranger, "quill.private") == []
+    assert await names(client, friend, "quill") == ["quill.private"]
+    everyone = await find(client, ADMIN, "quill")
+    assert [i["username"] for i in everyone.json()["items"]] == ["quill.private"]
+
+
+async def test_a_display_name_for_contacts_is_not_findable_by_others(
+    client: httpx.AsyncClient,
+) -> None:
+    owner = await person(client, "u_4711", "Quentin Blake")
+    friend = await person(client, "friend")
+    stranger = await person(client, "stranger")
+    await privacy(client, owner, {"display_name": "contacts"})
+    await add_contact(client, owner, friend)
+    for q in ("quentin", "blake", "Quentin Blake", "quentn"):
+        assert await names(client, stranger, q) == [], q
+        assert await names(client, friend, q) == ["u_4711"], q
+    assert await names(client, stranger, "u_4711") == ["u_4711"]  # the username stays public
+    await privacy(client, owner, {"display_name": "private"})
+    assert await names(client, friend, "quentin") == []
+
+
+async def test_fuzzy_matches_rank_by_similarity_then_contacts(client: httpx.AsyncClient) -> None:
+    me = await person(client, "searcher")
+    for username in ("ionathan", "jonathen", "jonatan", "johnathan", "jonnathan"):
+        await person(client, username)
+    await add_contact(client, me, await person(client, "jonathon"))
+    assert similarity("jonathon", "jonathan") == similarity("ionathan", "jonathan") == 0.5
+    found = await names(client, me, "jonathan")
+    # 0.73, 0.58, 0.55, then three at 0.5: the contact first, then by username
+    assert found == ["jonnathan", "johnathan", "jonatan", "jonathon", "ionathan", "jonathen"]
+    assert found[:3] == sorted(found[:3], key=lambda name: -similarity(name, "jonathan"))
+
+
+async def test_pages_through_equally_similar_matches_see_each_once(
+    client: httpx.AsyncClient,
+) -> None:
+    me = await person(client, "searcher")
+    await person(client, "barnabi")  # 0.6
+    await person(client, "bernaby")  # 0.45
+    tied = [f"barnabi{digit}" for digit in range(10)]  # 0.55 each
+    for username in tied:
+        user = await person(client, username)
+        if username == "barnabi7":
+            await add_contact(client, me, user)
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        params = {"limit": 3} | ({"cursor": cursor} if cursor else {})
+        answer = await find(client, me, "barnaby", **params)
+        assert answer.status_code == 200, answer.text
+        seen += [item["username"] for item in answer.json()["items"]]
+        cursor = answer.json()["next_cursor"]
+        if cursor is None:
+            break
+    others = [name for name in tied if name != "barnabi7"]
+    assert seen == ["barnabi", "barnabi7", *others, "bernaby"]
+
+
+async def test_a_later_word_and_a_misspelled_later_word_find_the_person(
+    client: httpx.AsyncClient,
+) -> None:
+    me = await person(client, "searcher")
+    await person(client, "u_1", "Anna Maria Müller")
+    await person(client, "u_2", "Anna Schmidt")
+    assert await names(client, me, "mü") == ["u_1"]  # a later word's start
+    assert await names(client, me, "maria mu") == ["u_1"]  # a later start of several words
+    assert await names(client, me, "mueller") == ["u_1"]  # a misspelled later word
+    assert await names(client, me, "schmit") == ["u_2"]
+
+
+async def test_the_search_words_follow_the_profile(client: httpx.AsyncClient) -> None:
+    """A new display name is found by its words and the old one's are gone; a deleted
+    profile's words go with it."""
+    me = await person(client, "searcher")
+    owner = await person(client, "u_42", "Quincy Adams")
+    assert await names(client, me, "adams") == ["u_42"]
+    patch = {"display_name": "Quincy Zebulon"}
+    answer = await client.patch(
+        f"/v1/profiles/{owner}",
+        json=patch,
+        headers=bearer(owner) | {"content-type": "application/merge-patch+json"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert await names(client, me, "adams") == []
+    assert await names(client, me, "adms") == []
+    assert await names(client, me, "zebu") == ["u_42"]
+    assert await names(client, me, "zebulom") == ["u_42"]
+    answer = await client.delete(f"/v1/profiles/{owner}", headers=bearer(owner))
+    assert answer.status_code == 204, answer.text
+    assert await names(client, me, "zebu") == []
+    assert await names(client, me, "zebulom") == []
+
+
+async def test_pages_of_later_words_see_each_match_once(client: httpx.AsyncClient) -> None:
+    """Several words start with the needle, one person holds two of them, one is a contact:
+    pages of two still see each match once, in rank order."""
+    me = await person(client, "searcher")
+    made = [
+        await person(client, f"p_{n}", name)
+        for n, name in enumerate(
+            ["Ann Zanzibar", "Bo Zanzibari", "Cy Zanzibar Zanzibari", "Di Zanzi", "Ed Zanzibar"]
+        )
+    ]
+    await add_contact(client, me, made[4])
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        answer = await find(client, me, "zanzi", **params)
+        assert answer.status_code == 200, answer.text
+        seen += [item["username"] for item in answer.json()["items"]]
+        cursor = answer.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ["p_4", "p_0", "p_1", "p_2", "p_3"]

@@ -21,7 +21,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from profilestore.domains.registry import DOMAINS
 from profilestore.migrations import legacy, runner
-from profilestore.migrations.versions.profiles_0005_search import INDEXES as SEARCH_INDEXES
+from profilestore.migrations.versions.profiles_0005_search import INDEXES as SEARCH_0005
+from profilestore.migrations.versions.profiles_0007_search_order import INDEXES as SEARCH_0007
+from profilestore.migrations.versions.profiles_0008_search_words import INDEXES as SEARCH_0008
 from profilestore.platform.db import Base
 from tests.support import postgres_database
 
@@ -34,6 +36,9 @@ PLATFORM_TABLES = {
     "erasure_requests",
     "audit_log",
 }
+
+SEARCH_INDEXES = {**SEARCH_0005, **SEARCH_0007, **SEARCH_0008}
+"""The search indexes (expressions over profiles_0005's function, not in the models)."""
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -152,6 +157,7 @@ def test_the_all_in_one_database_keys_every_domain_table_to_profiles(
         if "user_id" in [column[0] for column in schema[table]["columns"]]
     }
     owner_tables.remove("follow_counts")  # written by other users' follows: no owner key
+    owner_tables.remove("follow_requests")  # written by the requester: no owner key either
     assert len(owner_tables) == 19
     for table in owner_tables:
         assert schema[table]["foreign_keys"] == [
@@ -188,8 +194,9 @@ def test_every_legacy_revision_maps_to_a_closed_set_of_new_revisions() -> None:
     script = runner.script_directory()
     every = {rev.revision for rev in script.walk_revisions()}
     newer = {"platform_0003", "platform_0004", "platform_0005", "profiles_0003"}  # after legacy
-    newer |= {"profiles_0004", "profiles_0005"}
-    newer |= {"social_0002", "link_social_0002"}
+    newer |= {"profiles_0004", "profiles_0005", "profiles_0006", "profiles_0007"}
+    newer |= {"profiles_0008"}
+    newer |= {"social_0002", "link_social_0002", "social_0003"}
     assert set().union(*legacy.REPLACED_BY.values()) == every - newer
     for old in legacy.REPLACED_BY:
         applied = legacy.applied_at(old)
@@ -286,20 +293,24 @@ def test_a_legacy_database_is_adopted_without_losing_rows(
 
 def test_a_legacy_stamp_on_todays_schema_is_a_pure_restamp(empty_database: str) -> None:
     """Legacy 0011 is today's schema but for what came after the linear chain (the owners,
-    erasure and audit tables, the follows, the profiles' updated-order index): restamping
+    erasure and audit tables, the follows, the profiles' updated-order index, search indexes
+    and audience columns): restamping
     changes nothing else (the rows stay), and the upgrade adds only what 0011 lacked."""
     runner.upgrade(empty_database)
     _on(empty_database, lambda sync: _legacy_rows(sync, "0011"))
     newer_tables = ("owners", "erasure_requests", "audit_log")
-    newer_tables += ("follows", "follow_counts", "mutes")
+    newer_tables += ("follows", "follow_counts", "mutes", "follow_requests")
     newer_tables += ("username_holds", "username_changes")
+    newer_tables += ("profile_search_words", "search_words")
 
     def at_0011(sync: Connection) -> None:
         for table in newer_tables:
             sync.execute(text(f"DROP TABLE {table}"))
         sync.execute(text("DROP INDEX ix_profiles_updated_at_user_id"))
+        for column in ("visibility", "private_account", "fields"):
+            sync.execute(text(f"ALTER TABLE profiles DROP COLUMN {column}"))
         for index in SEARCH_INDEXES if sync.dialect.name == "postgresql" else ():
-            sync.execute(text(f"DROP INDEX {index}"))
+            sync.execute(text(f"DROP INDEX IF EXISTS {index}"))
         sync.execute(text("DELETE FROM alembic_version"))
         sync.execute(text("INSERT INTO alembic_version (version_num) VALUES ('0011')"))
 
@@ -309,3 +320,42 @@ def test_a_legacy_stamp_on_todays_schema_is_a_pure_restamp(empty_database: str) 
     assert runner.revisions_at(empty_database) == runner.heads()
     assert set(newer_tables) <= _tables(empty_database)
     assert _on(empty_database, _counts) == {"profiles": 2, "contacts": 1, "nutrition_body": 1}
+
+
+def test_the_search_words_are_filled_from_the_existing_profiles(empty_database: str) -> None:
+    """profiles_0008 fills the search words of the profiles made before it: the folded words
+    of two characters or more of each username and display name, and each word once."""
+    runner.upgrade(empty_database, "profiles_0007")
+    people = {USER: ("ann.lee_2", "Zoë Müller-Lee"), FRIEND: ("bob", None)}
+
+    def rows(sync: Connection) -> None:
+        for user, (name, display) in people.items():
+            sync.execute(
+                text(
+                    "INSERT INTO profiles (user_id, username, display_name, preferences,"
+                    " created_at, updated_at, version) VALUES (:user, :name, :display, '{}',"
+                    " :now, :now, 1)"
+                ),
+                {"user": _uuid(sync, user), "name": name, "display": display, "now": NOW},
+            )
+
+    _on(empty_database, rows)
+    runner.upgrade(empty_database)
+
+    def words(sync: Connection) -> tuple[set[tuple[str, str, bool]], list[str]]:
+        owned = sync.execute(
+            text("SELECT user_id, word, display_word FROM profile_search_words")
+        ).all()
+        known = sync.execute(text("SELECT word FROM search_words ORDER BY word")).scalars()
+        rows = {(str(uuid.UUID(str(user))), word, bool(of)) for user, word, of in owned}
+        return rows, list(known)
+
+    owned, known = _on(empty_database, words)
+    assert owned == {
+        (str(USER), "ann", False),  # of the username only (its digits are no word)
+        (str(USER), "lee", True),  # of the username, and of the display name
+        (str(USER), "zoe", True),
+        (str(USER), "muller", True),
+        (str(FRIEND), "bob", False),
+    }
+    assert known == ["ann", "bob", "lee", "muller", "zoe"]

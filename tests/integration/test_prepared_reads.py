@@ -113,7 +113,7 @@ async def test_visibility_filter_binds_the_viewer(db: Database) -> None:
     assert await visible_reads().get(db, blocker, viewer=viewer) is None
     assert await visible_reads().get(db, blocker, viewer=uuid.uuid4()) is not None
     assert await visible_reads().get_many(db, [blocker, viewer], viewer=viewer) == [
-        await service.PROFILES.get(db, viewer)
+        {**(await service.PROFILES.get(db, viewer) or {}), "viewer_is_contact": False}
     ]
 
 

@@ -170,8 +170,9 @@ async def test_another_users_private_rows_are_not_shown(client: httpx.AsyncClien
         if rows
     }
     # The profile row is public (which of its fields another user sees is the application's
-    # rule, docs/operations.md): it is all the stranger's export holds.
-    assert list(shown) == ["profiles"]
+    # rule, docs/operations.md), and so are the search words made of it: they are all the
+    # stranger's export holds.
+    assert sorted(shown) == ["profile_search_words", "profiles"]
 
 
 @pytest.mark.usefixtures("ownership_check_off")
@@ -353,3 +354,30 @@ async def test_every_migrated_table_is_declared_and_secured(rls_url: str) -> Non
     assert {row["tablename"] for row in rows} == set(POLICIES)
     assert all(row["rowsecurity"] for row in rows)
     assert granted == len(POLICIES)
+
+
+async def test_follow_requests_work_as_the_application_role(client: httpx.AsyncClient) -> None:
+    """The requester writes the asked user's request row; the owner accepts it (writing the
+    requester's follow), declines, removes followers, and turns public (accepting all)."""
+    owner, fan, other = [await make_user(client) for _ in range(3)]
+    switch = {"content-type": "application/merge-patch+json", **bearer(owner)}
+    privacy = f"/v1/profiles/{owner}/privacy"
+    assert (await client.patch(privacy, json={"private_account": True}, headers=switch)).is_success
+    for requester in (fan, other):
+        url = f"/v1/profiles/{requester}/following/{owner}"
+        assert (await client.put(url, headers=bearer(requester))).status_code == 202
+    base = f"/v1/profiles/{owner}"
+    listed = await client.get(f"{base}/follow-requests", headers=bearer(owner))
+    assert len(listed.json()["items"]) == 2
+    accepted = await client.put(f"{base}/followers/{fan}", headers=bearer(owner))
+    assert accepted.status_code == 201, accepted.text
+    removed = await client.delete(f"{base}/followers/{fan}", headers=bearer(owner))
+    assert removed.status_code == 204
+    assert (
+        await client.put(f"/v1/profiles/{fan}/following/{owner}", headers=bearer(fan))
+    ).status_code == 202
+    declined = await client.delete(f"{base}/follow-requests/{fan}", headers=bearer(owner))
+    assert declined.status_code == 204
+    assert (await client.patch(privacy, json={"private_account": False}, headers=switch)).is_success
+    followers = await client.get(f"{base}/followers", headers=bearer(owner))
+    assert [item["user_id"] for item in followers.json()["items"]] == [str(other)]

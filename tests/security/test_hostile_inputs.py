@@ -165,6 +165,8 @@ async def seeded(client: httpx.AsyncClient) -> dict[str, str]:
         "contact_user_id": str(friend),
         "followed_user_id": str(friend),
         "muted_user_id": str(friend),
+        "follower_user_id": str(friend),
+        "requester_user_id": str(friend),
         "blocked_user_id": str(blocked),
         "address_id": address.json()["id"],
         "viewer_id": viewer.json()["viewer_id"],

@@ -43,6 +43,8 @@ def _pairwise_writes(app: FastAPI) -> list[APIRoute]:
 
 async def _link(client: httpx.AsyncClient, app: FastAPI, owner: uuid.UUID, other: uuid.UUID) -> int:
     made = 0
+    # the second user asks to follow the owner, whose PUT .../followers/{other} accepts it
+    await client.put(f"/v1/profiles/{other}/following/{owner}", headers=bearer(other))
     for route in _pairwise_writes(app):
         path = SECOND_USER.sub(str(other), route.path_format.replace("{user_id}", str(owner)))
         response = await client.put(path, **request_body(route, bearer(owner)))

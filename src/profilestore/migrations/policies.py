@@ -85,6 +85,7 @@ POINTING_AT_ME_CONTACTS = either(mine(), mine("contact_user_id"), PRIVILEGED)
 POINTING_AT_ME_BLOCKS = either(mine(), mine("blocked_user_id"), PRIVILEGED)
 POINTING_AT_ME_FOLLOWS = either(mine(), mine("followed_user_id"), PRIVILEGED)
 POINTING_AT_ME_MUTES = either(mine(), mine("muted_user_id"), PRIVILEGED)
+POINTING_AT_ME_REQUESTS = either(mine(), mine("requester_user_id"), PRIVILEGED)
 
 POLICIES: dict[str, Policy] = {
     # platform
@@ -113,15 +114,34 @@ POLICIES: dict[str, Policy] = {
     # a claim checks every user's holds (the hold's owner is never shown)
     "username_holds": private(read=SIGNED_IN),
     "username_changes": private(),
+    # people search reads every user's words, as every profile row (whose display name the
+    # words repeat): which of them a caller may match stays the application's rule, as for
+    # the profile's fields (the audience of the display name, checked on the profile row)
+    "profile_search_words": private(read=ANYONE),
+    # any signed-in writer of a profile adds the words it is the first to use (no user data)
+    "search_words": public(SIGNED_IN),
     # social
     "contacts": private(read=POINTING_AT_ME_CONTACTS, delete=POINTING_AT_ME_CONTACTS),
     "blocks": private(read=POINTING_AT_ME_BLOCKS, delete=POINTING_AT_ME_BLOCKS),
-    # follow lists are read by any signed-in user; a follow writes the other user's counts
-    "follows": private(read=SIGNED_IN, delete=POINTING_AT_ME_FOLLOWS),
+    # follow lists are read by any signed-in user; a follow writes the other user's counts;
+    # the followed user accepts a request (writing the follower's follow) and removes followers
+    "follows": Policy(
+        select=SIGNED_IN,
+        insert=POINTING_AT_ME_FOLLOWS,
+        update=either(mine(), PRIVILEGED),
+        delete=POINTING_AT_ME_FOLLOWS,
+    ),
     "follow_counts": Policy(
         select=SIGNED_IN, insert=SIGNED_IN, update=SIGNED_IN, delete=either(mine(), PRIVILEGED)
     ),
     "mutes": private(read=POINTING_AT_ME_MUTES, delete=POINTING_AT_ME_MUTES),
+    # the requester makes (and cancels) the row of the account asked, who reads and ends it
+    "follow_requests": Policy(
+        select=POINTING_AT_ME_REQUESTS,
+        insert=either(mine("requester_user_id"), PRIVILEGED),
+        update=either(mine("requester_user_id"), PRIVILEGED),
+        delete=POINTING_AT_ME_REQUESTS,
+    ),
     # media
     "media_viewers": private(),
     "media_watchlist": private(),

@@ -18,6 +18,12 @@ def etag(version: int, *, public: bool = False) -> str:
     return f'"{version}-public"' if public else f'"{version}"'
 
 
+def short_digest(data: bytes) -> str:
+    """A short digest of a representation, for ETags of views that can change without the
+    resource's version (what an audience sees depends on configuration too)."""
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
 def content_tag(payload: Any) -> str:
     """A strong ETag for a representation built from several versioned parts (a contact with
     the contact's profile embedded): a digest of its JSON, so it changes whenever any part

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, false
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from profilestore.platform.fastpath import FastRead
@@ -29,6 +29,14 @@ rows (e.g. the social domain: the owner does not block the viewer)."""
 HiddenFrom = Callable[[Any, Any, uuid.UUID], Awaitable[frozenset[uuid.UUID]]]
 """``(database, cache, viewer)`` → the users whose data ``viewer`` may not see: the cached
 form of a viewer filter, for reads served from the cache."""
+
+IsContact = Callable[[Any, Any], ColumnElement[bool]]
+"""``(owner, other)`` (columns or values) → a condition that is true where ``owner`` has
+``other`` among their contacts: the ``contacts`` audience of the owner's fields."""
+
+ContactsAmong = Callable[[Any, Any, uuid.UUID, list[uuid.UUID]], Awaitable[frozenset[uuid.UUID]]]
+"""``(database, cache, viewer, owners)`` → those of ``owners`` who have ``viewer`` among their
+contacts: the cached form of ``IsContact``, for reads served from the cache."""
 
 Configure = Callable[[Any], None]
 """Called with the app as it is built: a domain puts what its routes need on ``app.state``."""
@@ -57,6 +65,8 @@ class Domain:
     """Modules that declare the domain's tables (imported for the migration metadata)."""
     viewer_filter: ViewerFilter | None = None
     hidden_from: HiddenFrom | None = None
+    is_contact: IsContact | None = None
+    contacts_among: ContactsAmong | None = None
     user_deleted: UserDeleted | None = None
     forget: Forget | None = None
     profile_changed: ProfileChanged | None = None
@@ -114,6 +124,25 @@ async def hidden_from(db: Any, cache: Any, viewer: uuid.UUID) -> frozenset[uuid.
         if domain.hidden_from is not None:
             hidden |= await domain.hidden_from(db, cache, viewer)
     return hidden
+
+
+def is_contact(owner: Any, other: Any) -> ColumnElement[bool]:
+    """True where ``owner`` has ``other`` among their contacts (never, without a domain that
+    keeps contacts)."""
+    for domain in _installed:
+        if domain.is_contact is not None:
+            return domain.is_contact(owner, other)
+    return false()
+
+
+async def contacts_among(
+    db: Any, cache: Any, viewer: uuid.UUID, owners: list[uuid.UUID]
+) -> frozenset[uuid.UUID]:
+    """Those of ``owners`` who have ``viewer`` among their contacts."""
+    for domain in _installed:
+        if domain.contacts_among is not None:
+            return await domain.contacts_among(db, cache, viewer, owners)
+    return frozenset()
 
 
 def body_limits() -> dict[str, int]:

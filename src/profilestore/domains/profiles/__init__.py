@@ -17,16 +17,19 @@ def descriptor() -> Domain:
         api,
         avatar_api,
         avatars,
+        custom_fields,
         fast,
         graph,
         hub,
         presence,
         presence_api,
+        privacy_api,
         search_api,
         service,
     )
 
     def configure(app: Any) -> None:
+        custom_fields.configure(app)
         presence.configure(app)
         search_api.configure(app)
         avatar_api.configure(app)
@@ -38,7 +41,13 @@ def descriptor() -> Domain:
     return Domain(
         hub_part=hub.PART,
         graphql=graph.GRAPH,
-        export_tables=("profiles", "addresses", "username_holds", "username_changes"),
+        export_tables=(
+            "profiles",
+            "addresses",
+            "username_holds",
+            "username_changes",
+            "profile_search_words",
+        ),
         audit_sensitive=("addresses.lines", "addresses.postal_code"),
         audit_skipped_events=("profilestore.profiles.PresenceChanged",),
         name="profiles",
@@ -49,6 +58,7 @@ def descriptor() -> Domain:
             admin_api.router,
             search_api.router,
             avatar_api.router,
+            privacy_api.router,
         ),
         body_limits={avatar_api.PATH: MAX_UPLOAD_BYTES},
         body_media_types={avatar_api.PATH: avatar_api.MEDIA_TYPES},
@@ -60,6 +70,7 @@ def descriptor() -> Domain:
         models=(
             "profilestore.domains.profiles.models",
             "profilestore.domains.profiles.username_models",
+            "profilestore.domains.profiles.search_models",
         ),
         owners=OwnerDirectory(
             exists=service.profile_exists,

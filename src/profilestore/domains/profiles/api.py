@@ -12,9 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.responses import Response
 
-from profilestore.domains.profiles import cached, service
+from profilestore.domains.profiles import audiences, cached, service
+from profilestore.domains.profiles.audiences import Reach
 from profilestore.domains.profiles.schemas import (
-    PUBLIC_FIELDS,
     Profile,
     ProfileList,
     ProfileWrite,
@@ -57,25 +57,29 @@ def sees_everything(principal: Principal, user_id: uuid.UUID) -> bool:
     return principal.owns(user_id) or principal.is_admin or principal.is_service
 
 
-def view(profile: dict[str, Any], principal: Principal) -> dict[str, Any]:
-    if sees_everything(principal, profile["user_id"]):
-        return profile
-    return {name: profile[name] for name in PUBLIC_FIELDS}
+def profile_response(profile: dict[str, Any], *, status: int = 200) -> Response:
+    """A write's answer: the whole profile (only its owner, an admin or a service writes it)."""
+    return json_response(profile, status=status, tag=etag(profile["version"]))
 
 
-def profile_response(
-    profile: dict[str, Any],
-    principal: Principal,
-    *,
-    status: int = 200,
-    if_none_match: str | None = None,
-) -> Response:
-    full = sees_everything(principal, profile["user_id"])
-    tag = etag(profile["version"], public=not full)
-    if not_modified(if_none_match, tag):
-        return not_modified_response(tag)
-    body = profile if full else {name: profile[name] for name in PUBLIC_FIELDS}
-    return json_response(body, status=status, tag=tag)
+async def reaches(
+    state: Any, principal: Principal, owners: list[uuid.UUID]
+) -> dict[uuid.UUID, Reach]:
+    """How the caller reaches each of ``owners``' profiles: ``full`` (their own; an admin, a
+    service), ``contacts`` (the owner has them as a contact) or ``public``."""
+    viewer = principal.user_id
+    if principal.is_admin or principal.is_service or viewer is None:
+        return dict.fromkeys(owners, "full")
+    others = [owner for owner in owners if owner != viewer]
+    contacts = (
+        await registry.contacts_among(state.db, state.cache, viewer, others)
+        if others
+        else frozenset()
+    )
+    return {
+        owner: "full" if owner == viewer else "contacts" if owner in contacts else "public"
+        for owner in owners
+    }
 
 
 @router.get(
@@ -112,16 +116,17 @@ async def find_profiles(
         await limit_lookup(request)
         reads, viewer = reads_for(principal)
         found = await reads.find_by_username(request.app.state.db, username, **viewer)
-        return json_response({"items": [view(found, principal)] if found is not None else []})
+        if found is None:
+            return json_response({"items": []})
+        full = sees_everything(principal, found["user_id"])
+        return json_response({"items": [audiences.row_view(found, full=full)]})
     user_ids = parse_ids(ids or "", request.app.state.settings.batch_max_ids)
     state = request.app.state
     entries = await cached.read_profiles(state.db, state.cache, user_ids)
     hide = await hidden(state, principal, list(entries))
-    bodies = [
-        cached.view(entries[user_id], full=sees_everything(principal, user_id)).body
-        for user_id in dict.fromkeys(user_ids)
-        if user_id in entries and user_id not in hide
-    ]
+    shown = [user_id for user_id in dict.fromkeys(user_ids) if user_id in entries]
+    reach = await reaches(state, principal, [u for u in shown if u not in hide])
+    bodies = [cached.view(entries[user_id], reach[user_id]).body for user_id in reach]
     return Response(b'{"items":[' + b",".join(bodies) + b"]}", media_type="application/json")
 
 
@@ -160,16 +165,22 @@ async def cached_profile_response(
     state = request.app.state
     entry, hit = await cached.read_profile(state.db, state.cache, user_id)
     request.scope["state"][CACHE_RESULT] = "hit" if hit else "miss"
-    if entry is None or await hidden(state, principal, [user_id]):
+    reach = await reach_if_visible(state, principal, user_id) if entry is not None else None
+    if entry is None or reach is None:
         raise not_found("profile")
-    return entry_response(entry, principal, user_id, if_none_match)
+    return entry_response(entry, reach, if_none_match)
 
 
-def entry_response(
-    entry: bytes, principal: Principal, user_id: uuid.UUID, if_none_match: str | None
-) -> Response:
+async def reach_if_visible(state: Any, principal: Principal, user_id: uuid.UUID) -> Reach | None:
+    """How the caller reaches ``user_id``'s profile; None: they may not see it."""
+    if await hidden(state, principal, [user_id]):
+        return None
+    return (await reaches(state, principal, [user_id]))[user_id]
+
+
+def entry_response(entry: bytes, reach: Reach, if_none_match: str | None) -> Response:
     """The cached representation the caller may see, with its ETag (304 when it matches)."""
-    representation = cached.view(entry, full=sees_everything(principal, user_id))
+    representation = cached.view(entry, reach)
     if not_modified(if_none_match, representation.tag):
         return not_modified_response(representation.tag)
     return Response(
@@ -201,14 +212,14 @@ async def put_profile(
     user_id: UserId,
     body: ProfileWrite,
     uow: Writer,
-    principal: Annotated[Principal, Depends(OWNER_OR_ADMIN)],
+    _: Annotated[Principal, Depends(OWNER_OR_ADMIN)],
     if_match: IfMatch = None,
     if_none_match: Annotated[str | None, Header(description="* makes the PUT create-only")] = None,
 ) -> Response:
     change = await service.put_profile(
         uow.session, user_id, body, if_match=if_match, if_none_match=if_none_match
     )
-    return profile_response(change.profile, principal, status=201 if change.created else 200)
+    return profile_response(change.profile, status=201 if change.created else 200)
 
 
 @router.patch(
@@ -222,11 +233,11 @@ async def patch_profile(
     user_id: UserId,
     patch: MergePatch,
     uow: Writer,
-    principal: Annotated[Principal, Depends(OWNER_OR_ADMIN)],
+    _: Annotated[Principal, Depends(OWNER_OR_ADMIN)],
     if_match: IfMatch = None,
 ) -> Response:
     change = await service.patch_profile(uow.session, user_id, patch, if_match=if_match)
-    return profile_response(change.profile, principal)
+    return profile_response(change.profile)
 
 
 @router.delete(

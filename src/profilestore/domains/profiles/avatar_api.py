@@ -87,7 +87,7 @@ async def put_avatar(
     rendition = await state.render(data)
     write = avatars.AvatarWrite(uow, state.blobs, user_id, if_match)
     profile = await avatars.replace(write, rendition, str(request.base_url))
-    return profile_response(profile, principal)
+    return profile_response(profile)
 
 
 async def upload(request: Request) -> bytes:

@@ -18,12 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from profilestore.domains.profiles import events, service
 from profilestore.domains.profiles.avatar_images import SIZES, Rendition
 from profilestore.domains.profiles.models import Profile
-from profilestore.domains.profiles.schemas import ALL_FIELDS
-from profilestore.platform import registry
 from profilestore.platform.blobs import BlobStore
-from profilestore.platform.cache import mark_stale
 from profilestore.platform.conditional import check_if_match
-from profilestore.platform.db import utcnow
 from profilestore.platform.errors import not_found
 from profilestore.platform.events.outbox import emit
 from profilestore.platform.uow import UnitOfWork
@@ -67,7 +63,7 @@ async def replace(write: AvatarWrite, rendition: Rendition, base_url: str) -> di
     """Store ``rendition`` as the user's avatar; the profile as written."""
     session, user_id = write.uow.session, write.user_id
     current = await _locked(session, user_id, write.if_match)
-    old = current_digest(_as_dict(current))
+    old = current_digest(service.as_dict(current))
     new_keys = version_keys(user_id, rendition.digest)
     if old != rendition.digest:
         write.uow.on_failure(_removal(write.blobs, new_keys))
@@ -86,7 +82,7 @@ async def remove(write: AvatarWrite) -> bool:
     """Remove the user's avatar (all sizes); False if they had none of ours."""
     session, user_id = write.uow.session, write.user_id
     current = await _locked(session, user_id, write.if_match)
-    old = current_digest(_as_dict(current))
+    old = current_digest(service.as_dict(current))
     if old is None:
         return False
     profile = await _set_url(session, current, None)
@@ -118,22 +114,8 @@ async def _locked(session: AsyncSession, user_id: uuid.UUID, if_match: str | Non
 async def _set_url(session: AsyncSession, current: Profile, url: str | None) -> dict[str, Any]:
     """Point the profile at ``url``: a profile update like any other (version, cache, the
     ProfileUpdated event and other domains' ``profile_changed``)."""
-    changed = ["avatar_url"] if current.avatar_url != url else []
-    if changed:
-        current.avatar_url = url
-        current.updated_at = utcnow()
-        current.version += 1
-        await session.flush()
-        mark_stale(session, service.profile_key(current.user_id))
-    profile = _as_dict(current)
-    if changed:
-        await registry.profile_changed(session, profile, changed)
-    events.profile_written(session, profile, created=False, changed=changed)
-    return profile
-
-
-def _as_dict(profile: Profile) -> dict[str, Any]:
-    return {name: getattr(profile, name) for name in ALL_FIELDS}
+    change = await service.update_columns(session, current, {"avatar_url": url})
+    return change.profile
 
 
 def _removal(blobs: BlobStore, keys: list[str]) -> Any:

@@ -7,7 +7,8 @@ get new ids in another database; one that is not wanted is removed, one that is 
 added, a wrong default is corrected). A record that matches what is stored changes nothing
 and emits nothing, so importing a file twice is harmless. The fields the target keeps itself
 are read and ignored: ``created_at``, ``updated_at``, ``version`` (and each address's ``id``
-and ``user_id``). Nothing here commits: the caller holds the transaction.
+and ``user_id``); the privacy settings (``visibility``, ``private_account``) are applied as
+``PATCH .../privacy`` would. Nothing here commits: the caller holds the transaction.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from orjson import JSONDecodeError
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from profilestore.domains.profiles import addresses, service
+from profilestore.domains.profiles import addresses, privacy, service
 from profilestore.domains.profiles.schemas import AddressWrite, ProfileWrite
 from profilestore.platform.errors import ProblemError
 from profilestore.platform.jsonutil import loads
@@ -41,6 +42,8 @@ class ProfileRecord:
     profile: ProfileWrite
     addresses: list[AddressWrite] | None
     """None: the record says nothing of addresses (they stay as they are)."""
+    privacy: tuple[dict[str, str], bool] = ({}, False)
+    """The audiences the owner set and the private account switch."""
 
 
 class RecordRefused(Exception):
@@ -65,13 +68,25 @@ def parse_record(line: bytes) -> ProfileRecord:
         user_id = _validated(_USER_ID, data["user_id"], "user_id", errors)
     else:
         errors.append("user_id: required")
-    fields = {k: v for k, v in data.items() if k not in ("addresses", *SERVER_KEPT)}
+    fields = {k: v for k, v in data.items() if k not in ("addresses", *SERVER_KEPT, *PRIVACY)}
     profile = _validated(_PROFILE, fields, "", errors)
     wanted = _addresses(data["addresses"], errors) if "addresses" in data else None
+    settings = _privacy(data, errors)
     if errors:
         raise RecordRefused(errors)
-    assert user_id is not None and profile is not None
-    return ProfileRecord(user_id, profile, wanted)
+    assert user_id is not None and profile is not None and settings is not None
+    return ProfileRecord(user_id, profile, wanted, settings)
+
+
+PRIVACY = ("visibility", "private_account")
+
+
+def _privacy(data: dict[str, Any], errors: list[str]) -> tuple[dict[str, str], bool] | None:
+    try:
+        return privacy.checked(data.get("visibility", {}), data.get("private_account", False))
+    except ProblemError as exc:
+        errors += [f"{e.field.removeprefix('body.')}: {e.message}" for e in exc.errors]
+        return None
 
 
 def _addresses(raw: Any, errors: list[str]) -> list[AddressWrite] | None:
@@ -107,9 +122,9 @@ async def apply_record(
     """Create or update the profile (and its addresses) the record describes. Raises the
     services' ``ProblemError`` (a username taken, too many addresses)."""
     change = await service.put_profile(session, record.user_id, record.profile)
-    moved = False
+    moved = await privacy.replace(session, record.user_id, *record.privacy)
     if record.addresses is not None:
-        moved = await _sync_addresses(session, record.user_id, record.addresses, address_limit)
+        moved |= await _sync_addresses(session, record.user_id, record.addresses, address_limit)
     if change.created:
         return "created"
     return "updated" if change.changed or moved else "unchanged"

@@ -1,5 +1,6 @@
-"""Profile reads through the cache: one entry per profile holding both representations (the
-whole profile and the public view) already encoded, each with its ETag, so a hit costs no
+"""Profile reads through the cache: one entry per profile holding its three representations
+(the whole profile, the contacts' view and the public view, ``audiences.py``) already encoded,
+each with its ETag, and whether each audience sees the owner's presence, so a hit costs no
 database, no model and no JSON encoding. Writes mark ``profile_key`` stale (service.py)."""
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from profilestore.domains.profiles.schemas import PUBLIC_FIELDS
+from profilestore.domains.profiles import audiences
+from profilestore.domains.profiles.audiences import Reach
 from profilestore.domains.profiles.service import PROFILES, profile_key
 from profilestore.platform.cache import Cache
-from profilestore.platform.conditional import etag
+from profilestore.platform.conditional import etag, short_digest
 from profilestore.platform.db import Database
 from profilestore.platform.jsonutil import dumps
 
@@ -26,24 +28,35 @@ class Representation:
     body: bytes
 
 
+SHARED_REACHES: tuple[Reach, ...] = ("contacts", "public")
+OUTSIDE = ("status", "last_seen")
+"""Fields kept outside the profile (the presence's) whose audience the entry records."""
+
+
 def encode(profile: dict[str, Any]) -> bytes:
     version = profile["version"]
-    public = {name: profile[name] for name in PUBLIC_FIELDS}
-    return SEPARATOR.join(
-        (
-            etag(version).encode(),
-            dumps(profile),
-            etag(version, public=True).encode(),
-            dumps(public),
-        )
-    )
+    parts = [etag(version).encode(), dumps(audiences.view(profile, "full"))]
+    for reach in SHARED_REACHES:
+        body = dumps(audiences.view(profile, reach))
+        parts += [f'"{version}-{reach}-{short_digest(body)}"'.encode(), body]
+    shown = [audiences.shows(profile, name, r) for name in OUTSIDE for r in SHARED_REACHES]
+    parts.append(b"".join(b"1" if flag else b"0" for flag in shown))
+    return SEPARATOR.join(parts)
 
 
-def view(entry: bytes, *, full: bool) -> Representation:
-    full_tag, full_body, public_tag, public_body = entry.split(SEPARATOR)
-    if full:
-        return Representation(full_tag.decode(), full_body)
-    return Representation(public_tag.decode(), public_body)
+def view(entry: bytes, reach: Reach) -> Representation:
+    """The representation a viewer of ``reach`` gets, with its own ETag."""
+    parts = entry.split(SEPARATOR)
+    index = 0 if reach == "full" else 2 + 2 * SHARED_REACHES.index(reach)
+    return Representation(parts[index].decode(), parts[index + 1])
+
+
+def shows(entry: bytes, name: str, reach: Reach) -> bool:
+    """Whether a viewer of ``reach`` sees ``name`` (one of ``OUTSIDE``) of the owner."""
+    if reach == "full":
+        return True
+    flags = entry.rsplit(SEPARATOR, 1)[1]
+    return flags[OUTSIDE.index(name) * len(SHARED_REACHES) + SHARED_REACHES.index(reach)] == 49
 
 
 ABSENT = b""

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from profilestore.domains.profiles import audiences
 from profilestore.domains.profiles.schemas import PUBLIC_FIELDS
 from profilestore.platform.events.outbox import emit, event_options
 
@@ -33,10 +34,14 @@ def _emit(session: AsyncSession, event_type: str, user_id: uuid.UUID, data: dict
 
 
 def _values(session: AsyncSession, profile: dict[str, Any], fields: list[str]) -> dict[str, Any]:
-    shown = set(PUBLIC_FIELDS) - {"user_id"}
+    """The new values of the changed fields an event carries: those every signed-in user sees
+    (by the owner's audiences), and with private events on, the private ones too."""
     if event_options(session).include_private:
-        shown |= set(PRIVATE_PROFILE_FIELDS)
-    return {name: profile[name] for name in fields if name in shown}
+        shown = {*PUBLIC_FIELDS, *PRIVATE_PROFILE_FIELDS, *audiences.BUILT_IN}
+    else:
+        public = audiences.view(profile, "public")
+        shown = {name for name in PUBLIC_FIELDS if name in public}
+    return {name: profile[name] for name in fields if name in shown and name in profile}
 
 
 def profile_written(

@@ -11,7 +11,7 @@ import structlog
 from starlette.responses import Response
 
 from profilestore.domains.profiles import cached
-from profilestore.domains.profiles.api import entry_response, hidden
+from profilestore.domains.profiles.api import entry_response, reach_if_visible
 from profilestore.platform.auth import Principal
 from profilestore.platform.fastpath import FastRead
 from profilestore.platform.http import CACHE_RESULT
@@ -54,7 +54,8 @@ async def answer(
 ) -> Response | None:
     try:
         entry, hit = await cached.read_profile(app_state.db, app_state.cache, user_id)
-        if entry is None or await hidden(app_state, principal, [user_id]):
+        reach = await reach_if_visible(app_state, principal, user_id) if entry else None
+        if entry is None or reach is None:
             return None
     except Exception as exc:  # the route answers it (a 503 for a database fault)
         log.info("fast_read_declined", error=type(exc).__name__)
@@ -62,7 +63,7 @@ async def answer(
     state[CACHE_RESULT] = "hit" if hit else "miss"
     if_none_match = headers.get(b"if-none-match")
     condition = if_none_match.decode("latin-1") if if_none_match is not None else None
-    return entry_response(entry, principal, user_id, condition)
+    return entry_response(entry, reach, condition)
 
 
 FAST_READS = (

@@ -6,7 +6,17 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Uuid,
+    false,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,6 +38,14 @@ class Profile(Base):
     locale: Mapped[str | None] = mapped_column(String(35))
     timezone: Mapped[str | None] = mapped_column(String(64))
     preferences: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    visibility: Mapped[dict[str, str]] = mapped_column(
+        JsonDocument, default=dict, server_default="{}"
+    )
+    """The owner's audience per field where it differs from the default (``audiences.py``)."""
+    private_account: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Only the owner's contacts see more than the username and avatar."""
+    fields: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict, server_default="{}")
+    """Values of the operator's custom profile fields (``custom_fields.py``)."""
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, select
 from starlette.responses import Response
 
 from profilestore.domains.profiles import cached, presence
-from profilestore.domains.profiles.api import hidden, parse_ids, sees_everything
+from profilestore.domains.profiles.api import hidden, parse_ids, reaches
 from profilestore.domains.profiles.models import Profile
 from profilestore.domains.profiles.schemas import Presence, PresenceList, PresenceWrite
 from profilestore.platform.access import OWNER_OR_ADMIN, SIGNED_IN
@@ -68,7 +68,8 @@ async def put_presence(
 @router.get(
     "/profiles/{user_id}/presence",
     response_model=Presence,
-    summary="A user's presence (last_seen and devices only for the owner, admins and services)",
+    summary="A user's presence: status and last_seen as the owner's audiences allow (devices "
+    "only for the owner, admins and services)",
     responses=problem_responses(401, 404, 422, 503),
 )
 async def get_presence(
@@ -102,16 +103,19 @@ async def presence_of(
     state = request.app.state
     entries = await cached.read_profiles(state.db, state.cache, user_ids)
     hide = await hidden(state, principal, list(entries))
-    visible = [user_id for user_id in user_ids if user_id in entries and user_id not in hide]
+    shown = [user_id for user_id in user_ids if user_id in entries and user_id not in hide]
+    reach = await reaches(state, principal, shown)
+    visible = [u for u in shown if cached.shows(entries[u], "status", reach[u])]
     live = await presence.live_states(state.presence, visible)
-    private = {user_id for user_id in visible if sees_everything(principal, user_id)}
+    private = {u for u in visible if cached.shows(entries[u], "last_seen", reach[u])}
     unknown = [u for u in private if presence.needs_durable_last_seen(live.get(u))]
     rows = await _LAST_SEEN.all(state.db, user_ids=unknown) if unknown else []
     durable = {row["user_id"]: row["last_seen"] for row in rows}
     items = []
     for user_id in visible:
         item = presence.presence_item(user_id, live.get(user_id), durable.get(user_id))
-        if user_id not in private:
-            item = {"user_id": user_id, "status": item["status"]}
+        if reach[user_id] != "full":
+            shown_item = {"user_id": user_id, "status": item["status"]}
+            item = shown_item | ({"last_seen": item["last_seen"]} if user_id in private else {})
         items.append(item)
     return items

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, HttpUrl, StrictBool, StringConstraints
 
 from profilestore.domains.profiles import validation
+from profilestore.domains.profiles.custom_fields import ShownValues, WrittenValues
 from profilestore.platform.schemas import WriteModel
 from profilestore.platform.types import BoundedDatetime, TextRule
 
@@ -64,6 +65,8 @@ class ProfileWrite(WriteModel):
     locale: Locale | None = None
     timezone: Timezone | None = None
     preferences: Preferences = Field(default_factory=dict)
+    fields: WrittenValues = Field(default_factory=dict)
+    """Checked against the profile schema by the service (``custom_fields.validate_values``)."""
 
     def columns(self) -> dict[str, Any]:
         data = self.model_dump()
@@ -72,29 +75,52 @@ class ProfileWrite(WriteModel):
 
 
 class PublicProfile(BaseModel):
-    """What any signed-in user may see of another user's profile."""
+    """What another signed-in user sees of a profile: the fields whose audience includes them
+    (``PATCH .../privacy``); a field hidden from them is left out. A private account shows
+    people outside its owner's contacts only the username and the avatar."""
+
+    user_id: uuid.UUID
+    username: str
+    private_account: bool = False
+    display_name: str | None = None
+    avatar_url: str | None = None
+    bio: str | None = None
+    locale: str | None = None
+    timezone: str | None = None
+    fields: dict[str, Any] = Field(
+        default_factory=dict, description="The custom fields shown to you (profile schema)"
+    )
+
+
+class Profile(BaseModel):
+    """The whole profile, as the owner, admins and services see it. Presence is not part of
+    it (``/v1/presence``): a heartbeat changes neither the profile nor its ETag."""
 
     user_id: uuid.UUID
     username: str
     display_name: str | None
     avatar_url: str | None
     bio: str | None
-
-
-class Profile(PublicProfile):
-    """The whole profile, as the owner, admins and services see it. Presence is not part of
-    it (``/v1/presence``): a heartbeat changes neither the profile nor its ETag."""
-
     locale: str | None
     timezone: str | None
     preferences: dict[str, Any]
+    fields: ShownValues = Field(default_factory=dict)
+    private_account: bool = Field(
+        False, description="Only your contacts see more than your username and avatar"
+    )
+    visibility: dict[str, str] = Field(
+        default_factory=dict,
+        description="Your audience per field where it differs from the default "
+        "(GET .../privacy shows every field's)",
+    )
     created_at: dt.datetime
     updated_at: dt.datetime
     version: int
 
 
-PUBLIC_FIELDS = tuple(PublicProfile.model_fields)
 ALL_FIELDS = tuple(Profile.model_fields)
+PUBLIC_FIELDS = ("user_id", "username", "display_name", "avatar_url", "bio")
+"""The built-in fields every signed-in user sees by default (before the owner's audiences)."""
 
 
 class ProfileList(BaseModel):

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from profilestore.domains.profiles import events, usernames
+from profilestore.domains.profiles import custom_fields, events, search_words, usernames
 from profilestore.domains.profiles.models import Address, Profile
 from profilestore.domains.profiles.schemas import ALL_FIELDS, ProfileWrite
 from profilestore.platform import registry
@@ -28,6 +28,8 @@ from profilestore.platform.schemas import patched
 
 _COLUMNS = [Profile.__table__.c[name] for name in ALL_FIELDS]
 _WRITABLE = tuple(ProfileWrite.model_fields)
+SEARCHED = {"username", "display_name"}
+"""The columns people search reads words of (``search_words.py``)."""
 Source = Database | AsyncSession
 
 
@@ -47,10 +49,11 @@ class ProfileChange:
 
 class ProfileReads:
     """The profile reads, each prepared once (see ``platform.reads``), narrowed by ``filters``
-    (e.g. the social domain's "not blocked by ``:viewer``"); their values are passed by name."""
+    (e.g. the social domain's "not blocked by ``:viewer``") and with ``extra`` columns; their
+    values are passed by name."""
 
-    def __init__(self, *filters: ColumnElement[bool]) -> None:
-        base = select(*_COLUMNS).where(*filters)
+    def __init__(self, *filters: ColumnElement[bool], extra: tuple[Any, ...] = ()) -> None:
+        base = select(*_COLUMNS, *extra).where(*filters)
         self.by_id = PreparedRead(base.where(Profile.user_id == bindparam("user_id")))
         self.by_username = PreparedRead(base.where(Profile.username == bindparam("username")))
         self.by_ids = PreparedRead(
@@ -100,11 +103,15 @@ _visible: dict[tuple[int, ...], ProfileReads] = {}
 
 def visible_reads() -> ProfileReads:
     """Reads narrowed by every installed domain's viewer filter (the social domain's: "the
-    owner does not block ``:viewer``"); pass ``viewer=`` to each call. Built once per set of
-    installed domains."""
+    owner does not block ``:viewer``"), each row saying whether the owner has ``:viewer``
+    among their contacts (``viewer_is_contact``: their reach, ``audiences.py``); pass
+    ``viewer=`` to each call. Built once per set of installed domains."""
     key = tuple(id(domain) for domain in registry.installed())
     if key not in _visible:
-        _visible[key] = ProfileReads(*registry.viewer_filters(Profile.user_id, bindparam("viewer")))
+        viewer: Any = bindparam("viewer")
+        filters = registry.viewer_filters(Profile.user_id, viewer)
+        is_contact = registry.is_contact(Profile.user_id, viewer).label("viewer_is_contact")
+        _visible[key] = ProfileReads(*filters, extra=(is_contact,))
     return _visible[key]
 
 
@@ -173,7 +180,7 @@ async def patch_profile(
     if current is None:
         raise not_found("profile")
     check_if_match(session, if_match, current.version)
-    data = patched(ProfileWrite, {name: getattr(current, name) for name in _WRITABLE}, patch)
+    data = patched(ProfileWrite, _writable(current), patch)
     return await _update(session, current, data)
 
 
@@ -192,9 +199,10 @@ async def delete_profile(
 
 async def user_deleted(session: AsyncSession, user_id: uuid.UUID) -> None:
     """The domain's own part of a deletion (the registry runs it after the dependent domains
-    removed theirs): the addresses and the profile row."""
+    removed theirs): the search words, the addresses and the profile row."""
     mark_stale(session, profile_key(user_id))
     await usernames.forget(session, user_id)
+    await search_words.forget(session, user_id)
     await session.execute(delete(Address).where(Address.user_id == user_id))
     await session.execute(delete(Profile).where(Profile.user_id == user_id))
 
@@ -202,7 +210,8 @@ async def user_deleted(session: AsyncSession, user_id: uuid.UUID) -> None:
 async def _create(session: AsyncSession, user_id: uuid.UUID, data: ProfileWrite) -> ProfileChange:
     await _ensure_username_free(session, data.username, user_id)
     now = utcnow()
-    profile = Profile(user_id=user_id, **data.columns(), created_at=now, updated_at=now, version=1)
+    columns = _columns(data, None)
+    profile = Profile(user_id=user_id, **columns, created_at=now, updated_at=now, version=1)
     try:
         async with session.begin_nested():
             session.add(profile)
@@ -211,8 +220,9 @@ async def _create(session: AsyncSession, user_id: uuid.UUID, data: ProfileWrite)
         if _is_username_conflict(exc):
             raise _username_taken() from None
         raise _CreateRaceLost from None
+    await search_words.index_profile(session, user_id, profile.username, profile.display_name)
     mark_stale(session, profile_key(user_id))
-    change = ProfileChange(_as_dict(profile), created=True, changed=list(_WRITABLE))
+    change = ProfileChange(as_dict(profile), created=True, changed=list(_WRITABLE))
     events.profile_written(session, change.profile, created=True, changed=change.changed)
     return change
 
@@ -222,18 +232,31 @@ class _CreateRaceLost(Exception):
 
 
 async def _update(session: AsyncSession, current: Profile, data: ProfileWrite) -> ProfileChange:
-    columns = data.columns()
+    columns = _columns(data, current)
     changed = [name for name, value in columns.items() if getattr(current, name) != value]
     if "username" in changed:
         await _ensure_username_free(session, data.username, current.user_id)
         await usernames.record_change(session, current.user_id, current.username, data.username)
+    return await update_columns(session, current, columns)
+
+
+async def update_columns(
+    session: AsyncSession, current: Profile, columns: dict[str, Any]
+) -> ProfileChange:
+    """Write ``columns`` into the locked profile ``current``: a new version if any changed,
+    the other domains told (``profile_changed``), the event."""
+    changed = [name for name, value in columns.items() if getattr(current, name) != value]
     if changed:
         for name in changed:
             setattr(current, name, columns[name])
         _touch(current, utcnow())
         await _flush(session)
+        if SEARCHED & set(changed):
+            await search_words.index_profile(
+                session, current.user_id, current.username, current.display_name
+            )
         mark_stale(session, profile_key(current.user_id))
-    profile = _as_dict(current)
+    profile = as_dict(current)
     if changed:
         await registry.profile_changed(session, profile, changed)
     events.profile_written(session, profile, created=False, changed=changed)
@@ -275,5 +298,27 @@ def _conflict() -> ProblemError:
     return ProblemError(409, "conflict", "A concurrent write conflicted; retry.")
 
 
-def _as_dict(profile: Profile) -> dict[str, Any]:
-    return {name: getattr(profile, name) for name in ALL_FIELDS}
+def _writable(current: Profile) -> dict[str, Any]:
+    """The profile as a write body, the target of a merge patch: of its custom values, only
+    the declared fields' (a patch cannot name the others; they are kept by ``_columns``)."""
+    data = {name: getattr(current, name) for name in _WRITABLE}
+    data["fields"] = custom_fields.active().shown(current.fields or {})
+    return data
+
+
+def _columns(data: ProfileWrite, current: Profile | None) -> dict[str, Any]:
+    """The row's columns after writing ``data``: the custom values checked against the profile
+    schema (422 naming each refused one), the stored values of undeclared fields kept."""
+    columns = data.columns()
+    stored = (current.fields or {}) if current is not None else {}
+    columns["fields"] = custom_fields.validate_values(
+        data.fields, stored=stored, creating=current is None
+    )
+    return columns
+
+
+def as_dict(profile: Profile) -> dict[str, Any]:
+    """The profile as the service returns it: custom values of declared fields only."""
+    data = {name: getattr(profile, name) for name in ALL_FIELDS}
+    data["fields"] = custom_fields.active().shown(data["fields"] or {})
+    return data

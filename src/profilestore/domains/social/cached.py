@@ -1,5 +1,7 @@
-"""Block reads through the cache: who blocks a viewer (the block rule of every cached read of
-another user's data) and the block check of a pair. Block writes mark these keys stale."""
+"""Block and contact reads through the cache: who blocks a viewer (the block rule of every
+cached read of another user's data), the block check of a pair, and which owners have a viewer
+among their contacts (the ``contacts`` audience). Block and contact writes mark these keys
+stale."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import uuid
 
 from sqlalchemy import and_, bindparam, or_, select
 
-from profilestore.domains.social.models import Block
+from profilestore.domains.social.models import Block, Contact
 from profilestore.platform.cache import Cache
 from profilestore.platform.db import Database
 from profilestore.platform.jsonutil import dumps, loads
@@ -20,6 +22,13 @@ _PAIR = PreparedRead(
             and_(Block.user_id == bindparam("low"), Block.blocked_user_id == bindparam("high")),
             and_(Block.user_id == bindparam("high"), Block.blocked_user_id == bindparam("low")),
         )
+    )
+)
+
+_CONTACT_OWNERS = PreparedRead(
+    select(Contact.user_id).where(
+        Contact.contact_user_id == bindparam("viewer"),
+        Contact.user_id.in_(bindparam("owners", expanding=True)),
     )
 )
 
@@ -68,3 +77,28 @@ async def check(db: Database, cache: Cache, a: uuid.UUID, b: uuid.UUID) -> tuple
     if a == low:
         return low_blocks_high, high_blocks_low
     return high_blocks_low, low_blocks_high
+
+
+def contact_key(owner: uuid.UUID, other: uuid.UUID) -> str:
+    """The cached answer to "does ``owner`` have ``other`` among their contacts?"."""
+    return f"contact:{owner.hex}:{other.hex}"
+
+
+async def contacts_among(
+    db: Database, cache: Cache, viewer: uuid.UUID, owners: list[uuid.UUID]
+) -> frozenset[uuid.UUID]:
+    """Those of ``owners`` who have ``viewer`` among their contacts: one cache round trip,
+    and one query for the pairs not cached."""
+    others = [owner for owner in dict.fromkeys(owners) if owner != viewer]
+    if not others:
+        return frozenset()
+    keys = {contact_key(owner, viewer): owner for owner in others}
+
+    async def load(missing: list[str]) -> dict[str, bytes]:
+        asked = [keys[key] for key in missing]
+        rows = await _CONTACT_OWNERS.all(db, viewer=viewer, owners=asked)
+        found = {row["user_id"] for row in rows}
+        return {contact_key(owner, viewer): b"1" if owner in found else b"0" for owner in asked}
+
+    values = await cache.read_many(list(keys), load)
+    return frozenset(keys[key] for key, value in values.items() if value == b"1")

@@ -19,6 +19,11 @@ USER_FOLLOWED = PREFIX + "UserFollowed"
 USER_UNFOLLOWED = PREFIX + "UserUnfollowed"
 USER_MUTED = PREFIX + "UserMuted"
 USER_UNMUTED = PREFIX + "UserUnmuted"
+FOLLOW_REQUESTED = PREFIX + "FollowRequested"
+FOLLOW_REQUEST_ACCEPTED = PREFIX + "FollowRequestAccepted"
+FOLLOW_REQUEST_DECLINED = PREFIX + "FollowRequestDeclined"
+FOLLOW_REQUEST_CANCELED = PREFIX + "FollowRequestCanceled"
+FOLLOWER_REMOVED = PREFIX + "FollowerRemoved"
 
 
 def contact_event(
@@ -51,3 +56,17 @@ def follow_event(
 def mute_event(session: AsyncSession, event_type: str, owner: uuid.UUID, muted: uuid.UUID) -> None:
     data = {"user_id": str(owner), "muted_user_id": str(muted)}
     emit(session, event_type=event_type, user_id=owner, aggregatetype="mute", data=data)
+
+
+def follow_request_event(
+    session: AsyncSession, event_type: str, owner: uuid.UUID, requester: uuid.UUID
+) -> None:
+    """A request to follow ``owner`` (a private account) made, accepted, declined or canceled:
+    keyed by the account asked."""
+    data = {"user_id": str(owner), "requester_user_id": str(requester)}
+    emit(session, event_type=event_type, user_id=owner, aggregatetype="follow_request", data=data)
+
+
+def follower_removed_event(session: AsyncSession, owner: uuid.UUID, follower: uuid.UUID) -> None:
+    data = {"user_id": str(owner), "follower_user_id": str(follower)}
+    emit(session, event_type=FOLLOWER_REMOVED, user_id=owner, aggregatetype="follow", data=data)

@@ -47,5 +47,24 @@ class Mute(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
+class FollowRequest(Base):
+    """A pending request to follow a private account, keyed by the account asked (its owner
+    lists, accepts and declines them); accepting moves it into ``follows``. The requester
+    writes this row while holding their own lock, so it has no owner key (as the counts):
+    the key's check would lock the asked user's profile row, and two private accounts asking
+    each other at once would deadlock. ``user_deleted`` removes it, both ways."""
+
+    __tablename__ = "follow_requests"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    requester_user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
 Index("ix_follows_followed_user_id", Follow.followed_user_id, Follow.user_id)
+Index(
+    "ix_follow_requests_requester_user_id",
+    FollowRequest.requester_user_id,
+    FollowRequest.user_id,
+)
 Index("ix_mutes_muted_user_id", Mute.muted_user_id, Mute.user_id)

@@ -1,5 +1,6 @@
 """REST routes of follows and mutes. Following lists are public to signed-in callers (as on
-most social apps), seen through the caller's blocks and mutes; mutes are private."""
+most social apps; a private account's to its followers), seen through the caller's blocks and
+mutes; mutes are private. The owner's side of follow requests: ``follow_requests_api``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from profilestore.domains.social import follows, mutes
@@ -28,20 +30,27 @@ MUTE = "/profiles/{user_id}/mutes/{muted_user_id}"
 @router.put(
     FOLLOWING,
     response_model=Follow,
-    summary="Follow a user (201; 200 if already followed)",
-    responses={201: {"model": Follow}, **problem_responses(401, 404, 409, 422)},
+    summary="Follow a user (201; 200 if already followed); a private account's owner is asked "
+    '(202, state "requested", until they accept)',
+    responses={
+        201: {"model": Follow},
+        202: {"model": Follow, "description": "Requested: the account is private"},
+        **problem_responses(401, 404, 409, 422),
+    },
 )
 async def follow(
     user_id: uuid.UUID, followed_user_id: uuid.UUID, uow: Writer, _: PrivateWrite
 ) -> Response:
     answer, created = await follows.follow(uow.session, user_id, followed_user_id)
+    if answer["state"] == follows.REQUESTED:
+        return json_response(answer, status=202)
     return json_response(answer, status=201 if created else 200)
 
 
 @router.delete(
     FOLLOWING,
     status_code=204,
-    summary="Unfollow a user (idempotent)",
+    summary="Unfollow a user, or withdraw a request to follow them (idempotent)",
     responses=problem_responses(401, 404, 422),
 )
 async def unfollow(
@@ -56,9 +65,9 @@ class FollowListQuery:
     """What a followers or following list is read with: the owner and the page asked for."""
 
     user_id: uuid.UUID
-    session: Reader
-    cursor: Cursor = None
-    limit: Limit = 50
+    session: AsyncSession
+    cursor: str | None
+    limit: int
 
     async def page(
         self, direction: Literal["followers", "following"], principal: Principal
@@ -71,20 +80,29 @@ class FollowListQuery:
             self.user_id,
             direction=direction,
             viewer=viewer,
+            privileged=principal.is_admin or principal.is_service,
             cursor=self.cursor,
             limit=self.limit,
         )
         return json_response(page)
 
 
-FollowList = Annotated[FollowListQuery, Depends()]
+async def follow_list_query(
+    user_id: uuid.UUID, session: Reader, cursor: Cursor = None, limit: Limit = 50
+) -> FollowListQuery:
+    """The query of a list route (a coroutine: a class as a dependency would be built in a
+    worker thread)."""
+    return FollowListQuery(user_id, session, cursor, limit)
+
+
+FollowList = Annotated[FollowListQuery, Depends(follow_list_query)]
 
 
 @router.get(
     "/profiles/{user_id}/followers",
     response_model=FollowPage,
     summary="Who follows the user, each with their public profile, by cursor; with the counts",
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def list_followers(query: FollowList, principal: SignedIn) -> Response:
     return await query.page("followers", principal)
@@ -94,7 +112,7 @@ async def list_followers(query: FollowList, principal: SignedIn) -> Response:
     "/profiles/{user_id}/following",
     response_model=FollowPage,
     summary="Whom the user follows, each with their public profile, by cursor; with the counts",
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def list_following(query: FollowList, principal: SignedIn) -> Response:
     return await query.page("following", principal)

@@ -18,7 +18,6 @@ from sqlalchemy import bindparam, select
 from starlette.responses import StreamingResponse
 
 from profilestore.domains.profiles import public as profiles
-from profilestore.domains.social import cached
 from profilestore.domains.social.models import Contact
 from profilestore.platform.access import SIGNED_IN
 from profilestore.platform.auth import Principal
@@ -93,7 +92,7 @@ async def _events(
             if item is profiles.RESYNC:
                 snapshot = await profiles.presence_of(request, principal, sorted(contacts))
                 yield _event("snapshot", snapshot)
-            elif item is not None and await _visible(state, viewer, contacts, item):
+            elif item is not None and await _visible(request, principal, contacts, item):
                 yield _event("presence", item)
 
 
@@ -103,9 +102,11 @@ async def _contacts(state: Any, viewer: uuid.UUID) -> set[uuid.UUID]:
 
 
 async def _visible(
-    state: Any, viewer: uuid.UUID, contacts: set[uuid.UUID], item: dict[str, Any]
+    request: Request, principal: Principal, contacts: set[uuid.UUID], item: dict[str, Any]
 ) -> bool:
+    """A contact's transition is sent when the caller may see the contact's presence (not
+    blocked by them, and their status's audience includes the caller)."""
     user_id = uuid.UUID(item["user_id"])
     if user_id not in contacts:
         return False
-    return user_id not in await cached.blockers_of(state.db, state.cache, viewer)
+    return bool(await profiles.presence_of(request, principal, [user_id]))

@@ -37,6 +37,12 @@ def not_blocked_by(owner: Any, viewer: uuid.UUID | ColumnElement[Any]) -> Column
     return ~exists().where(Block.user_id == owner, Block.blocked_user_id == viewer)
 
 
+def is_contact(owner: Any, other: Any) -> ColumnElement[bool]:
+    """A condition for queries over another domain's rows: ``owner`` has ``other`` among
+    their contacts (the ``contacts`` audience)."""
+    return exists().where(Contact.user_id == owner, Contact.contact_user_id == other)
+
+
 async def blocks(session: AsyncSession, owner: uuid.UUID, other: uuid.UUID) -> bool:
     statement = select(Block.user_id).where(Block.user_id == owner, Block.blocked_user_id == other)
     return (await session.execute(statement)).first() is not None
@@ -108,6 +114,7 @@ async def put_contact(
         )
         session.add(contact)
         await session.flush()
+        mark_stale(session, cached.contact_key(owner, other))
         events.contact_event(session, events.CONTACT_ADDED, owner, other, contact.is_favorite)
         return _contact_dict(contact), True
     return await _update_contact(session, contact, data), False
@@ -192,6 +199,7 @@ async def _remove_contact(session: AsyncSession, owner: uuid.UUID, other: uuid.U
     )
     removed = bool(getattr(result, "rowcount", 0))
     if removed:
+        mark_stale(session, cached.contact_key(owner, other))
         events.contact_event(session, events.CONTACT_REMOVED, owner, other)
     return removed
 
@@ -290,12 +298,15 @@ async def user_deleted(session: AsyncSession, user_id: uuid.UUID) -> None:
     """A profile is being deleted: remove the user's own contacts, blocks, follows and mutes,
     and every other user's contact, block, follow and mute of them, each removal with its
     event (keyed by the owner of the removed row), in the deleting transaction."""
-    await session.execute(delete(Contact).where(Contact.user_id == user_id))
+    own_contacts = delete(Contact).where(Contact.user_id == user_id)
+    for (other,) in await session.execute(own_contacts.returning(Contact.contact_user_id)):
+        mark_stale(session, cached.contact_key(user_id, other))
     own_blocks = delete(Block).where(Block.user_id == user_id).returning(Block.blocked_user_id)
     for (blocked,) in await session.execute(own_blocks):
         mark_stale(session, *cached.stale_keys(user_id, blocked))
     contacts = delete(Contact).where(Contact.contact_user_id == user_id)
     for (owner,) in await session.execute(contacts.returning(Contact.user_id)):
+        mark_stale(session, cached.contact_key(owner, user_id))
         events.contact_event(session, events.CONTACT_REMOVED, owner, user_id)
     blocked = delete(Block).where(Block.blocked_user_id == user_id)
     for (owner,) in await session.execute(blocked.returning(Block.user_id)):
