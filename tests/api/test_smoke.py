@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from profilestore.app import create_app
+from profilestore.settings import Settings
 from tests.support import bearer
 
 
@@ -47,3 +49,25 @@ def test_no_dependency_runs_in_a_worker_thread(app: FastAPI) -> None:
         if isinstance(route, APIRoute) and (names := sync_callables(route.dependant))
     }
     assert offenders == {}
+
+
+def test_building_apps_again_does_not_wrap_shared_routes_again(settings: Settings) -> None:
+    """Routers are module objects shared by every app built in a process (tests, workers):
+    the start-up passes over their routes must not pile up on each build, or a request
+    recurses once per app ever built."""
+
+    def depth(route: APIRoute) -> int:
+        layers, inner = 0, route.app
+        while hasattr(inner, "parameters") and hasattr(inner, "app"):
+            layers, inner = layers + 1, inner.app
+        return layers
+
+    def api_route(app: FastAPI) -> APIRoute:
+        return next(
+            r for r in app.routes if isinstance(r, APIRoute) and r.path == "/v1/profiles/{user_id}"
+        )
+
+    first = api_route(create_app(settings))
+    for _ in range(3):
+        again = api_route(create_app(settings))
+    assert again is first and depth(again) == 1

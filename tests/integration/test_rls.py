@@ -171,8 +171,8 @@ async def test_another_users_private_rows_are_not_shown(client: httpx.AsyncClien
     }
     # The profile row is public (which of its fields another user sees is the application's
     # rule, docs/operations.md), and so are the search words made of it: they are all the
-    # stranger's export holds.
-    assert sorted(shown) == ["profile_search_words", "profiles"]
+    # stranger's export holds (a username of random letters and digits may give no words).
+    assert "profiles" in shown and set(shown) <= {"profile_search_words", "profiles"}
 
 
 @pytest.mark.usefixtures("ownership_check_off")

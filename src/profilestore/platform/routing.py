@@ -39,7 +39,10 @@ def refuse_unknown_query_parameters(app: FastAPI) -> None:
     (``?username=a&username=b`` is ambiguous). Checked only when there is a query."""
     for route in app.routes:
         if isinstance(route, APIRoute) and route.path.startswith("/v1/"):
-            route.app = _StrictQuery(route.app, query_parameters(route.dependant))
+            inner = route.app
+            while isinstance(inner, _StrictQuery):  # a route shared by apps built before
+                inner = inner.app
+            route.app = _StrictQuery(inner, query_parameters(route.dependant))
 
 
 class _StrictQuery:
