@@ -114,8 +114,9 @@ def build_requests(url: str, ids: list[str], headers: list[str]) -> tuple[str, i
     port = parts.port or 80
     host_header = parts.netloc
     extra = "".join(f"{h.strip()}\r\n" for h in headers)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")  # ids go after a query too
     requests = [
-        f"GET {parts.path}{user_id} HTTP/1.1\r\nHost: {host_header}\r\n{extra}\r\n".encode()
+        f"GET {target}{user_id} HTTP/1.1\r\nHost: {host_header}\r\n{extra}\r\n".encode()
         for user_id in ids
     ]
     return parts.hostname, port, requests

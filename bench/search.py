@@ -30,8 +30,8 @@ import datetime as dt
 import json
 import os
 import random
-import re
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -53,7 +53,7 @@ from starlette.responses import Response
 
 from profilestore.migrations import runner
 from profilestore.migrations.versions import profiles_0007_search_order as search_order
-from profilestore.migrations.versions import profiles_0008_search_words as search_words
+from profilestore.migrations.versions import profiles_0009_username_words as search_words
 
 FIRST = [
     "José",
@@ -218,6 +218,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--explain", action="store_true", help="only EXPLAIN ANALYZE a query per class"
     )
     parser.add_argument("--classes", default=",".join(CLASSES), help="query classes to mix")
+    parser.add_argument(
+        "--open-loop",
+        type=float,
+        metavar="RATE",
+        help="also measure each target at RATE req/s, open loop (latency at a given load)",
+    )
+    parser.add_argument("--open-loop-duration", type=float, default=None)
+    parser.add_argument("--open-loop-connections", type=int, default=32)
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--pg-host", default=os.environ.get("BENCH_PG_HOST", "127.0.0.1"))
     parser.add_argument("--pg-port", type=int, default=int(os.environ.get("BENCH_PG_PORT", "5432")))
@@ -225,6 +233,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.duration, args.warmup = 2, 5.0, 2.0
+    args.open_loop_duration = args.open_loop_duration or (5.0 if args.quick else 20.0)
     return args
 
 
@@ -336,49 +345,86 @@ async def connected_dialect(url: str) -> Dialect:
 
 
 def compiled_tiers(url: str, caller: uuid.UUID, limit: int) -> dict[str, Any]:
-    """profilestore's tier statements for a user's first page, compiled for asyncpg: the SQL
-    and, per positional parameter, its name (filled per request) or its constant value."""
+    """profilestore's statements for a user's first page, compiled for asyncpg: per tier and
+    kind of needle (``"<tier>-<one word>"``) and for the fuzzy tier's words
+    (``"nearest-<one word>"``), the SQL and, per positional parameter, its name (filled per
+    request) or its constant value."""
     from profilestore.app import create_app
-    from profilestore.domains.profiles import search
+    from profilestore.domains.profiles import search, search_sql
     from profilestore.settings import Settings
 
     create_app(Settings(jwt_secret=pr.JWT_SECRET))  # installs the domains' hooks
     dialect = asyncio.run(connected_dialect(url))
-    tiers = {}
-    for tier in range(search.FUZZY + 1):
-        statement = search.tier_statement("postgresql", tier, privileged=False, paged=False)
-        compiled = statement.compile(dialect=dialect)
-        named = {"limit", *search.parameters("x", search.Viewer(caller), None)}
-        order = compiled.positiontup or []
-        tiers[str(tier)] = {
-            "sql": compiled.string,
-            "params": [[n, None] if n in named else [None, compiled.params[n]] for n in order],
-        }
-    return {"tiers": tiers, "caller": str(caller), "limit": limit}
+    named = {"limit", "words", "chunk_top", *search.parameters("x", search.Viewer(caller), None)}
+    statements = {}
+    for single in (False, True):
+        for tier in range(search.FUZZY + 1):
+            shape = search_sql.Shape("postgresql", tier, False, paged=False, single=single)
+            statements[f"{tier}-{int(single)}"] = search_sql.statement(shape)
+        statements[f"nearest-{int(single)}"] = search_sql.nearest_words("postgresql", single=single)
+    compiled = {}
+    for key, statement in statements.items():
+        done = statement.compile(dialect=dialect)
+        order = done.positiontup or []
+        params = [[n, None] if n in named else [None, done.params[n]] for n in order]
+        compiled[key] = {"sql": done.string, "params": params}
+    return {"statements": compiled, "caller": str(caller), "limit": limit}
 
 
-def fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
+class PeerSearch:
+    """The bare peer's search: profilestore's statements and order of work (the needle
+    folded by the database, the tiers in order until the page is full, the fuzzy tier's
+    words in chunks), on one asyncpg connection."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.statements = spec["statements"]
+        self.caller, self.limit = uuid.UUID(spec["caller"]), spec["limit"]
+
+    async def rows(self, conn: asyncpg.Connection, q: str) -> list[Any]:
+        from profilestore.domains.profiles import search
+
+        raw = q.strip().removeprefix("@").strip()
+        needle = raw.lower() if raw.isascii() else await conn.fetchval(FOLD, raw)
+        values = search.parameters(needle, search.Viewer(self.caller), None)
+        single = int(search.is_one_word(needle))
+        rows: list[Any] = []
+        for tier in search.tiers(needle, None):
+            values["limit"] = self.limit - len(rows)
+            if tier == search.FUZZY:
+                rows += await self.fuzzy(conn, values, single)
+            else:
+                rows += await self.fetch(conn, f"{tier}-{single}", values)
+            if len(rows) >= self.limit:
+                break
+        return rows
+
+    async def fuzzy(
+        self, conn: asyncpg.Connection, values: dict[str, Any], single: int
+    ) -> list[Any]:
+        from profilestore.domains.profiles import search
+
+        nearest = await self.fetch(conn, f"nearest-{single}", values)
+        wanted: int = values["limit"]
+        rows: list[Any] = []
+        for chunk, top in search.chunks([(row["word"], row["similarity"]) for row in nearest]):
+            values |= {"words": chunk, "chunk_top": top, "limit": wanted - len(rows)}
+            rows += await self.fetch(conn, f"{search.FUZZY}-{single}", values)
+            if len(rows) >= wanted:
+                break
+        return rows
+
+    async def fetch(self, conn: asyncpg.Connection, key: str, values: dict[str, Any]) -> list[Any]:
+        entry = self.statements[key]
+        args = [values[name] if name else constant for name, constant in entry["params"]]
+        return list(await conn.fetch(entry["sql"], *args))
 
 
-WORD = re.compile(r"[^\W_]+")
-
-
-def word_range(needle: str) -> tuple[str, str]:
-    """The range of search words of the needle's longest word (as profilestore's)."""
-    low = max(WORD.findall(needle) or [needle], key=len)[:128]
-    following = ord(low[-1]) + 1
-    following = 0xE000 if 0xD800 <= following <= 0xDFFF else following
-    if following > 0x10FFFF:
-        return low, low + "\U0010ffff"
-    return low, low[:-1] + chr(following)
+FOLD = "SELECT profilestore_fold($1::text)"
 
 
 def create_peer() -> FastAPI:
-    """The bare peer: ``GET /search?q=``, the tier statements one after the other."""
-    spec = json.loads(Path(os.environ["SEARCH_PEER_SQL"]).read_text())
-    caller, limit = uuid.UUID(spec["caller"]), spec["limit"]
+    """The bare peer: ``GET /search?q=``, profilestore's statements (``PeerSearch``)."""
+    peer = PeerSearch(json.loads(Path(os.environ["SEARCH_PEER_SQL"]).read_text()))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -399,22 +445,12 @@ def create_peer() -> FastAPI:
 
     @app.get("/search")
     async def find(q: str) -> Response:
-        needle = fold(q.strip().removeprefix("@").strip())
-        prefix = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        values = {"needle": needle, "prefix": prefix, "word_prefix": "% " + prefix}
-        values["word_low"], values["word_high"] = word_range(needle)
-        values |= {"caller": caller, "limit": limit}
-        rows: list[Any] = []
         async with app.state.pool.acquire() as conn:
-            for tier in ("0", "1", "2", "3") if len(needle) >= 3 else ("0", "1", "2"):
-                sql, params = spec["tiers"][tier]["sql"], spec["tiers"][tier]["params"]
-                args = [values[name] if name else constant for name, constant in params]
-                rows += await conn.fetch(sql, *args)
-                values["limit"] = limit - len(rows)
-                if len(rows) > limit - 1:
-                    break
+            rows = await peer.rows(conn, q)
         items = [{k: str(r[k]) if k == "user_id" else r[k] for k in ITEM} for r in rows]
-        return Response(orjson.dumps({"items": items[: limit - 1]}), media_type="application/json")
+        return Response(
+            orjson.dumps({"items": items[: peer.limit - 1]}), media_type="application/json"
+        )
 
     return app
 
@@ -426,24 +462,31 @@ ITEM = ("user_id", "username", "display_name", "avatar_url", "bio")
 
 
 def explain(dsn: str, spec: dict[str, Any], mix: list[str]) -> None:
-    """EXPLAIN ANALYZE of one query per class (each tier it runs), times only."""
+    """EXPLAIN ANALYZE of each statement a query of each class runs (the peer's work), times
+    only (``SEARCH_EXPLAIN_PLANS=1``: the plans too)."""
+    peer = PeerSearch(spec)
+    keys = {entry["sql"]: key for key, entry in spec["statements"].items()}
+
+    class Explaining:
+        def __init__(self, conn: asyncpg.Connection, q: str) -> None:
+            self.conn, self.q = conn, q
+
+        async def fetchval(self, sql: str, *args: Any) -> Any:
+            return await self.conn.fetchval(sql, *args)
+
+        async def fetch(self, sql: str, *args: Any) -> list[Any]:
+            plan = await self.conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql, *args)
+            text = "\n".join(row[0] for row in plan)
+            print(f"--- {self.q!r} {keys[sql]}: {text.splitlines()[-1]}")
+            if os.environ.get("SEARCH_EXPLAIN_PLANS"):
+                print(text)
+            return list(await self.conn.fetch(sql, *args))
 
     async def run() -> None:
         conn = await asyncpg.connect(dsn)
         try:
             for q in dict.fromkeys(mix[::100]):
-                needle = fold(q)
-                prefix = needle.replace("_", "\\_") + "%"
-                values = {"needle": needle, "prefix": prefix, "word_prefix": "% " + prefix}
-                values["word_low"], values["word_high"] = word_range(needle)
-                values |= {"caller": uuid.UUID(spec["caller"]), "limit": 21}
-                for tier, entry in spec["tiers"].items():
-                    args = [values[n] if n else c for n, c in entry["params"]]
-                    plan = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + entry["sql"], *args)
-                    text = "\n".join(row[0] for row in plan)
-                    print(f"--- {q!r} tier {tier}: {text.splitlines()[-1]}")
-                    if os.environ.get("SEARCH_EXPLAIN_PLANS"):
-                        print(text)
+                await peer.rows(Explaining(conn, q), q)
         finally:
             await conn.close()
 
@@ -516,6 +559,24 @@ def report(args: argparse.Namespace, results: list[pr.WrkResult]) -> None:
     print(f"figures: {output}")
 
 
+def open_loop(
+    args: argparse.Namespace, servers: list[pr.Server], queries: Path, token: str
+) -> None:
+    """Each target at ``--open-loop`` req/s (``bench/open_loop.py``: latency from the
+    scheduled send time), ``--rounds`` rounds alternating; the medians of p50 and p99."""
+    latencies: dict[str, list[dict[str, float]]] = {server.name: [] for server in servers}
+    for round_number in range(args.rounds):
+        for server in servers if round_number % 2 else list(reversed(servers)):
+            result = pr.run_open_loop(server, queries, token, args)
+            latencies[server.name].append(result["latency_ms"])
+    for name, runs in latencies.items():
+        if any(run["p99"] is None for run in runs):
+            raise RuntimeError(f"{name}: no answer in an open-loop round")
+        p50 = statistics.median(run["p50"] for run in runs)
+        p99 = statistics.median(run["p99"] for run in runs)
+        print(f"open loop at {args.open_loop:g} req/s, {name}: p50 {p50} ms, p99 {p99} ms (median)")
+
+
 def run(args: argparse.Namespace, wrk: str, dsn: str, url: str) -> None:
     runner.upgrade(url)
     caller, usernames = asyncio.run(load(dsn, args.rows))
@@ -541,6 +602,8 @@ def run(args: argparse.Namespace, wrk: str, dsn: str, url: str) -> None:
                 folder, workdir / "queries.txt", server.path_prefix, token
             )
         report(args, measure(args, wrk, servers, lua))
+        if args.open_loop:
+            open_loop(args, servers, workdir / "queries.txt", token)
     finally:
         for server in servers:
             pr.stop(server)

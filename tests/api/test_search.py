@@ -250,14 +250,17 @@ async def test_fuzzy_matches_rank_by_similarity_then_contacts(client: httpx.Asyn
 async def test_pages_through_equally_similar_matches_see_each_once(
     client: httpx.AsyncClient,
 ) -> None:
+    """A username ranks by its word (its letters: ``barnabi7`` is ``barnabi``), so eleven
+    profiles tie at 0.6: the contact first, then by username, across pages of three."""
     me = await person(client, "searcher")
     await person(client, "barnabi")  # 0.6
     await person(client, "bernaby")  # 0.45
-    tied = [f"barnabi{digit}" for digit in range(10)]  # 0.55 each
+    tied = [f"barnabi{digit}" for digit in range(10)]  # 0.6 each
     for username in tied:
         user = await person(client, username)
         if username == "barnabi7":
             await add_contact(client, me, user)
+    assert similarity("barnabi", "barnaby") == 0.6
     seen: list[str] = []
     cursor: str | None = None
     while True:
@@ -269,7 +272,7 @@ async def test_pages_through_equally_similar_matches_see_each_once(
         if cursor is None:
             break
     others = [name for name in tied if name != "barnabi7"]
-    assert seen == ["barnabi", "barnabi7", *others, "bernaby"]
+    assert seen == ["barnabi7", "barnabi", *others, "bernaby"]
 
 
 async def test_a_later_word_and_a_misspelled_later_word_find_the_person(
@@ -329,3 +332,36 @@ async def test_pages_of_later_words_see_each_match_once(client: httpx.AsyncClien
         if cursor is None:
             break
     assert seen == ["p_4", "p_0", "p_1", "p_2", "p_3"]
+
+
+async def test_a_word_of_the_username_starts_a_match(client: httpx.AsyncClient) -> None:
+    """For a one-word needle, a word of the username (its letters) counts as a word start:
+    after the usernames starting with it, before the misspellings."""
+    me = await person(client, "searcher")
+    await person(client, "marta")
+    await person(client, "a_marco1", "Bob")
+    await person(client, "mara.x")
+    await person(client, "omar", "Someone")
+    assert await names(client, me, "mar") == ["mara.x", "marta", "a_marco1"]
+
+
+async def test_letters_without_an_accent_to_strip_are_folded_too(
+    client: httpx.AsyncClient,
+) -> None:
+    me = await person(client, "searcher")
+    await person(client, "u_77", "Łukasz Strøm")
+    for q in ("lukasz", "Łukasz", "ŁUKASZ", "strom", "Strøm", "lukasz strom"):
+        assert await names(client, me, q) == ["u_77"], q
+    await person(client, "u_78", "Ƀrian")  # folded alike on each side, whatever the database
+    assert await names(client, me, "ƀrian") == ["u_78"]
+
+
+async def test_a_hidden_display_name_is_no_fuzzy_match_but_the_username_is(
+    client: httpx.AsyncClient,
+) -> None:
+    me = await person(client, "searcher")
+    hidden = await person(client, "xq.bartholomew", "Theodora Wilhelmina")
+    await privacy(client, hidden, {"display_name": "private"})
+    assert await names(client, me, "bartholomeu") == ["xq.bartholomew"]
+    assert await names(client, me, "wilhelmine") == []
+    assert await names(client, me, "theodore") == []

@@ -195,7 +195,7 @@ def test_every_legacy_revision_maps_to_a_closed_set_of_new_revisions() -> None:
     every = {rev.revision for rev in script.walk_revisions()}
     newer = {"platform_0003", "platform_0004", "platform_0005", "profiles_0003"}  # after legacy
     newer |= {"profiles_0004", "profiles_0005", "profiles_0006", "profiles_0007"}
-    newer |= {"profiles_0008"}
+    newer |= {"profiles_0008", "profiles_0009"}
     newer |= {"social_0002", "link_social_0002", "social_0003"}
     assert set().union(*legacy.REPLACED_BY.values()) == every - newer
     for old in legacy.REPLACED_BY:
@@ -323,8 +323,9 @@ def test_a_legacy_stamp_on_todays_schema_is_a_pure_restamp(empty_database: str) 
 
 
 def test_the_search_words_are_filled_from_the_existing_profiles(empty_database: str) -> None:
-    """profiles_0008 fills the search words of the profiles made before it: the folded words
-    of two characters or more of each username and display name, and each word once."""
+    """profiles_0008 fills the search words of the profiles made before it, profiles_0009
+    again with the kind of each: the folded words of two characters or more of each username
+    and display name, and each word once."""
     runner.upgrade(empty_database, "profiles_0007")
     people = {USER: ("ann.lee_2", "Zoë Müller-Lee"), FRIEND: ("bob", None)}
 
@@ -342,20 +343,20 @@ def test_the_search_words_are_filled_from_the_existing_profiles(empty_database: 
     _on(empty_database, rows)
     runner.upgrade(empty_database)
 
-    def words(sync: Connection) -> tuple[set[tuple[str, str, bool]], list[str]]:
+    def words(sync: Connection) -> tuple[set[tuple[str, str, bool, bool]], list[str]]:
         owned = sync.execute(
-            text("SELECT user_id, word, display_word FROM profile_search_words")
+            text("SELECT user_id, word, display_word, username_word FROM profile_search_words")
         ).all()
         known = sync.execute(text("SELECT word FROM search_words ORDER BY word")).scalars()
-        rows = {(str(uuid.UUID(str(user))), word, bool(of)) for user, word, of in owned}
+        rows = {(str(uuid.UUID(str(u))), w, bool(d), bool(n)) for u, w, d, n in owned}
         return rows, list(known)
 
     owned, known = _on(empty_database, words)
-    assert owned == {
-        (str(USER), "ann", False),  # of the username only (its digits are no word)
-        (str(USER), "lee", True),  # of the username, and of the display name
-        (str(USER), "zoe", True),
-        (str(USER), "muller", True),
-        (str(FRIEND), "bob", False),
+    assert owned == {  # (user, word, of the display name, of the username)
+        (str(USER), "ann", False, True),  # its digits are no word
+        (str(USER), "lee", True, True),
+        (str(USER), "zoe", True, False),
+        (str(USER), "muller", True, False),
+        (str(FRIEND), "bob", False, True),
     }
     assert known == ["ann", "bob", "lee", "muller", "zoe"]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 import uuid
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy import ColumnElement, Row, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from profilestore.domains.profiles.folding import fold
 from profilestore.domains.profiles.models import Profile
 from profilestore.domains.profiles.schemas import ALL_FIELDS
 from profilestore.domains.profiles.service import PROFILES
@@ -84,13 +84,6 @@ def decode_cursor(cursor: str) -> After:
         return updated_at, uuid.UUID(tie)
     except ValueError:
         raise invalid("query.cursor", "not a cursor from this API", "cursor") from None
-
-
-def fold(text: str) -> str:
-    """``text`` as a search compares it: case folded, compatibility-decomposed, without its
-    combining marks (accents)."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 def window(updated_since: dt.datetime | None, after: After | None) -> list[ColumnElement[bool]]:

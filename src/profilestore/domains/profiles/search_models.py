@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Uuid
+from sqlalchemy import Boolean, ForeignKey, Index, String, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from profilestore.platform.db import Base
@@ -28,8 +28,9 @@ class ProfileSearchWord(Base):
     )
     word: Mapped[str] = mapped_column(Word, primary_key=True)
     display_word: Mapped[bool] = mapped_column(Boolean)
-    """A word of the display name (searchable where its audience lets the caller see it),
-    not only of the username."""
+    """A word of the display name (searchable where its audience lets the caller see it)."""
+    username_word: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    """A word of the username (searchable by everyone; a word may be of both)."""
     username: Mapped[str] = mapped_column(
         String(32).with_variant(String(32, collation="C"), "postgresql")
     )
@@ -52,6 +53,8 @@ Index(
     ProfileSearchWord.word,
     ProfileSearchWord.username,
     ProfileSearchWord.user_id,
+    ProfileSearchWord.username_word,
 )
 """The users of the words starting with a prefix (a range), or of given words; of one word,
-in username order."""
+in username order, and whether the word counts for everyone (``username_word``): all the
+search's walk of a word needs (migration profiles_0009)."""

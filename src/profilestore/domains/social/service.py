@@ -33,14 +33,20 @@ _BLOCK_FIELDS = ("user_id", "blocked_user_id", "reason", "created_at")
 
 
 def not_blocked_by(owner: Any, viewer: uuid.UUID | ColumnElement[Any]) -> ColumnElement[bool]:
-    """A filter for queries over another domain's rows: hide owners who block the viewer."""
-    return ~exists().where(Block.user_id == owner, Block.blocked_user_id == viewer)
+    """A filter for queries over another domain's rows: hide owners who block the viewer
+    (correlated to the owner's row at any depth of subqueries)."""
+    return ~exists().where(
+        Block.user_id == owner, Block.blocked_user_id == viewer
+    ).correlate_except(Block)
 
 
 def is_contact(owner: Any, other: Any) -> ColumnElement[bool]:
     """A condition for queries over another domain's rows: ``owner`` has ``other`` among
-    their contacts (the ``contacts`` audience)."""
-    return exists().where(Contact.user_id == owner, Contact.contact_user_id == other)
+    their contacts (the ``contacts`` audience), correlated to the rows of ``owner`` and
+    ``other`` at any depth of subqueries (SQLAlchemy's automatic correlation looks only at
+    the SELECT right around it)."""
+    found = exists().where(Contact.user_id == owner, Contact.contact_user_id == other)
+    return found.correlate_except(Contact)
 
 
 async def blocks(session: AsyncSession, owner: uuid.UUID, other: uuid.UUID) -> bool:

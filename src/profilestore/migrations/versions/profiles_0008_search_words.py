@@ -129,8 +129,11 @@ def _backfill_in_batches(bind: sa.engine.Connection) -> None:
         rows = bind.execute(statement).all()
         if not rows:
             return
+        columns = ("user_id", "word", "display_word", "username")  # this revision's
         pairs = [
-            pair for row in rows for pair in rows_of(row.user_id, row.username, row.display_name)
+            {name: pair[name] for name in columns}
+            for row in rows
+            for pair in rows_of(row.user_id, row.username, row.display_name)
         ]
         if pairs:
             bind.execute(owned.insert(), pairs)
