@@ -355,13 +355,21 @@ def compiled_tiers(url: str, caller: uuid.UUID, limit: int) -> dict[str, Any]:
 
     create_app(Settings(jwt_secret=pr.JWT_SECRET))  # installs the domains' hooks
     dialect = asyncio.run(connected_dialect(url))
-    named = {"limit", "words", "chunk_top", *search.parameters("x", search.Viewer(caller), None)}
-    statements = {}
+    named = {
+        "limit",
+        "words",
+        "chunk_top",
+        "lows",
+        "highs",
+        *search.parameters("x", search.Viewer(caller), None),
+    }
+    statements: dict[str, Any] = {}
     for single in (False, True):
         for tier in range(search.FUZZY + 1):
             shape = search_sql.Shape("postgresql", tier, False, paged=False, single=single)
             statements[f"{tier}-{int(single)}"] = search_sql.statement(shape)
         statements[f"nearest-{int(single)}"] = search_sql.nearest_words("postgresql", single=single)
+    statements["ranges"] = search.RANGE_COUNTS
     compiled = {}
     for key, statement in statements.items():
         done = statement.compile(dialect=dialect)
@@ -393,6 +401,11 @@ class PeerSearch:
             if tier == search.FUZZY:
                 rows += await self.fuzzy(conn, values, single)
             else:
+                words = search.range_words(needle)
+                if tier == search.NAME_PREFIX and not single and len(words) > 1:
+                    highs = [search.following(word) for word in words]
+                    ranges = await self.fetch(conn, "ranges", {"lows": words, "highs": highs})
+                    values["word_low"], values["word_high"] = ranges[0]["low"], ranges[0]["high"]
                 rows += await self.fetch(conn, f"{tier}-{single}", values)
             if len(rows) >= self.limit:
                 break
@@ -406,11 +419,15 @@ class PeerSearch:
         nearest = await self.fetch(conn, f"nearest-{single}", values)
         wanted: int = values["limit"]
         rows: list[Any] = []
+        if not nearest:
+            return rows
+        await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
         for chunk, top in search.chunks([(row["word"], row["similarity"]) for row in nearest]):
             values |= {"words": chunk, "chunk_top": top, "limit": wanted - len(rows)}
             rows += await self.fetch(conn, f"{search.FUZZY}-{single}", values)
             if len(rows) >= wanted:
                 break
+        await conn.execute("SET LOCAL plan_cache_mode TO DEFAULT")
         return rows
 
     async def fetch(self, conn: asyncpg.Connection, key: str, values: dict[str, Any]) -> list[Any]:
@@ -445,7 +462,7 @@ def create_peer() -> FastAPI:
 
     @app.get("/search")
     async def find(q: str) -> Response:
-        async with app.state.pool.acquire() as conn:
+        async with app.state.pool.acquire() as conn, conn.transaction():  # as a unit of work
             rows = await peer.rows(conn, q)
         items = [{k: str(r[k]) if k == "user_id" else r[k] for k in ITEM} for r in rows]
         return Response(
@@ -474,6 +491,9 @@ def explain(dsn: str, spec: dict[str, Any], mix: list[str]) -> None:
         async def fetchval(self, sql: str, *args: Any) -> Any:
             return await self.conn.fetchval(sql, *args)
 
+        async def execute(self, sql: str) -> Any:
+            return await self.conn.execute(sql)
+
         async def fetch(self, sql: str, *args: Any) -> list[Any]:
             plan = await self.conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql, *args)
             text = "\n".join(row[0] for row in plan)
@@ -486,7 +506,8 @@ def explain(dsn: str, spec: dict[str, Any], mix: list[str]) -> None:
         conn = await asyncpg.connect(dsn)
         try:
             for q in dict.fromkeys(mix[::100]):
-                await peer.rows(Explaining(conn, q), q)
+                async with conn.transaction():
+                    await peer.rows(Explaining(conn, q), q)
         finally:
             await conn.close()
 
@@ -574,7 +595,8 @@ def open_loop(
             raise RuntimeError(f"{name}: no answer in an open-loop round")
         p50 = statistics.median(run["p50"] for run in runs)
         p99 = statistics.median(run["p99"] for run in runs)
-        print(f"open loop at {args.open_loop:g} req/s, {name}: p50 {p50} ms, p99 {p99} ms (median)")
+        rate = f"{args.open_loop:g} req/s"
+        print(f"open loop at {rate}, {name}: p50 {p50:.1f} ms, p99 {p99:.1f} ms (median)")
 
 
 def run(args: argparse.Namespace, wrk: str, dsn: str, url: str) -> None:

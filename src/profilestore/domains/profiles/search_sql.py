@@ -16,7 +16,9 @@ contacts, which the planner starts from):
   read the thousands of ``maria.*`` to skip them), each walk stopped at the page
   (``LATERAL ... LIMIT``). A profile counts under its first word in range (tier 2) or its
   most similar word (tier 3). A page then reads about a page of index entries per word, not
-  every holder of a common word (0.2-2.4 s for a common surname on a million profiles).
+  every holder of a common word (0.2-2.4 s for a common surname on a million profiles). For
+  a needle of several words the range is that of its rarest word (``search._rarest_range``);
+  the fuzzy statement runs with a generic plan (``search._generic_plans``).
 
 A word counts for a caller if it is of the username, or of a display name the caller may
 see (``counted``).
