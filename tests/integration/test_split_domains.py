@@ -28,7 +28,7 @@ from profilestore.migrations import runner
 from profilestore.platform import owners
 from profilestore.platform.registry import install
 from profilestore.settings import Settings
-from tests.integration.test_migrations import PLATFORM_TABLES
+from tests.integration.test_migrations import PLATFORM_TABLES, search_word_trigrams
 from tests.serving import BIN, postgres_env, running_server, service_env
 from tests.support import ADMIN, SERVICE, TEST_SECRET, bearer, postgres_database, token
 
@@ -93,7 +93,8 @@ async def _database(backend: str, tmp_path: Path, domains: list[str]) -> AsyncIt
 async def tables(app: FastAPI) -> set[str]:
     async with app.state.db.engine.connect() as conn:
         names: set[str] = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
-    return names - {"alembic_version", "sqlite_sequence"}
+    fts = {name for name in names if search_word_trigrams(name)}  # SQLite's FTS5 index
+    return names - fts - {"alembic_version", "sqlite_sequence"}
 
 
 def nutrition(user: uuid.UUID, path: str) -> str:

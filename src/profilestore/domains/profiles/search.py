@@ -47,6 +47,7 @@ from profilestore.domains.profiles import search_sql as sql
 from profilestore.domains.profiles.folding import fold
 from profilestore.domains.profiles.schemas import PUBLIC_FIELDS
 from profilestore.domains.profiles.search_models import WORD_LENGTH
+from profilestore.domains.profiles.search_sql import following
 from profilestore.platform.errors import invalid
 
 EXACT, USERNAME_PREFIX, NAME_PREFIX, FUZZY = (
@@ -178,7 +179,7 @@ async def _fuzzy(
     """The fuzzy tier's first ``wanted`` matches: its words, most similar first, read in
     chunks of whole similarities (``chunks``) until the page is full, so that a page of a
     common word's holders reads no other word."""
-    nearest = sql.nearest_words(shape.dialect, single=shape.single)
+    nearest = sql.nearest_words(shape.dialect, single=shape.single, needle=values["needle"])
     words = [(row.word, row.similarity) for row in await session.execute(nearest, values)]
     if after is not None:  # the words before the cursor's similarity hold no later match
         words = [(word, similarity) for word, similarity in words if -similarity >= after.rank]
@@ -299,16 +300,6 @@ def word_range(needle: str) -> tuple[str, str]:
     words = _WORD.findall(needle) or [needle]
     low = max(words, key=len)[:WORD_LENGTH]
     return low, following(low)
-
-
-def following(text: str) -> str:
-    """The first text in byte (code point) order after every text starting with ``text``."""
-    after = ord(text[-1]) + 1
-    if 0xD800 <= after <= 0xDFFF:  # surrogates are no characters of a text
-        after = 0xE000
-    if after > 0x10FFFF:
-        return text + "\U0010ffff"
-    return text[:-1] + chr(after)
 
 
 def _escape_like(text: str) -> str:

@@ -26,6 +26,7 @@ see (``counted``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,8 +45,10 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     or_,
     select,
+    text,
     true,
     tuple_,
     union_all,
@@ -64,6 +67,7 @@ FUZZY_WORDS = 50
 """The fuzzy tier's words: at most this many, the most similar to the needle."""
 SELECTED = (*PUBLIC_FIELDS, "visibility", "private_account")
 """What a match reads: the public fields, and what the viewer's field filter needs."""
+_WORD_RUN = re.compile(r"[^\W_]+")
 ABOVE_EVERY_USERNAME = "\U0010ffff"
 """Sorts after every username (ASCII) in byte order: the end of the last username range."""
 _CALLER = bindparam("caller", type_=Uuid())
@@ -108,16 +112,46 @@ def _same(left: tuple[Any, ...], right: tuple[Any, ...]) -> bool:
     return len(left) == len(right) and all(a is b for a, b in zip(left, right, strict=True))
 
 
-def nearest_words(dialect: str, *, single: bool) -> Select[Any]:
+def nearest_words(dialect: str, *, single: bool, needle: str = "") -> Select[Any]:
     """The fuzzy tier's words, most similar first (``word``, ``similarity``): those at least
-    as similar as the threshold (pg_trgm's ``%``, through the trigram index of the words),
-    for a one-word needle none in its range (their holders are tier 2)."""
+    as similar as the threshold (pg_trgm's ``%``, through the trigram index of the words; on
+    SQLite among the ``sqlite_candidates`` of ``needle``), for a one-word needle none in its
+    range (their holders are tier 2)."""
     match = _Match(Shape(dialect, FUZZY, privileged=True, paged=False, single=single))
     similarity = match.similarity(SearchWord.word).label("similarity")
     found = select(SearchWord.word, similarity).where(match.near(SearchWord.__table__.c.word))
+    if not match.postgresql:
+        found = found.where(sqlite_candidates(needle))
     if single:
         found = found.where(~match.in_range(SearchWord.word))
     return found.order_by(similarity.desc(), SearchWord.word).limit(FUZZY_WORDS)
+
+
+def sqlite_candidates(needle: str) -> ColumnElement[bool]:
+    """The words that may be similar enough to ``needle`` (SQLite), from indexes: those
+    sharing one of its inner trigrams (three letters or digits of one of its words: the FTS5
+    trigram index ``search_word_trigrams``, migration profiles_0010), those starting with the
+    first two characters of one of its words, and the short words made of the first letter
+    of one of its words and the last two of one. A word sharing none of those shares at most
+    one padded trigram with it (its first letter, or its last two): too few for 0.3 with a
+    needle of three characters or more. (``test_search_model`` checks this against every
+    word.)"""
+    words = _WORD_RUN.findall(needle)
+    inner = sorted({word[i : i + 3] for word in words for i in range(len(word) - 2)})
+    found: list[ColumnElement[bool]] = []
+    if inner:
+        query = " OR ".join(f'"{trigram}"' for trigram in inner)
+        sharing = text(
+            "SELECT rowid FROM search_word_trigrams WHERE search_word_trigrams MATCH :query"
+        )
+        found.append(literal_column("search_words.rowid").in_(sharing.bindparams(query=query)))
+    for start in sorted({word[:2] for word in words if len(word) >= 2}):
+        found.append(and_(SearchWord.word >= start, SearchWord.word < following(start)))
+    ends = {word[-2:] for word in words if len(word) >= 2}
+    short = ends | {word[0] + end for word in words for end in ends}
+    if short:
+        found.append(SearchWord.word.in_(sorted(short)))
+    return or_(false(), *found)
 
 
 def _build(shape: Shape) -> Select[Any]:
@@ -394,6 +428,16 @@ def _probe(table: Any, *conditions: ColumnElement[bool]) -> ColumnElement[bool]:
     its rows in user order, and the planner, guessing few candidates, sorted them all)."""
     found = select(literal(1)).select_from(table).where(*conditions).offset(0)
     return exists(found.correlate_except(table))
+
+
+def following(text: str) -> str:
+    """The first text in byte (code point) order after every text starting with ``text``."""
+    after = ord(text[-1]) + 1
+    if 0xD800 <= after <= 0xDFFF:  # surrogates are no characters of a text
+        after = 0xE000
+    if after > 0x10FFFF:
+        return text + "\U0010ffff"
+    return text[:-1] + chr(after)
 
 
 def _display_name_shown() -> ColumnElement[bool]:
