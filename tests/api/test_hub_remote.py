@@ -170,7 +170,8 @@ async def test_a_section_past_the_budget_is_a_timeout(
 ) -> None:
     stub.mode, stub.delay = "sleep", 3.0
     before = outcomes("movement", "timeout")
-    async with hub(settings, hub_domains={"movement": stub_base}, hub_timeout_ms=300) as client:
+    # A budget the local sections meet on a loaded CI machine (300 ms was not, once).
+    async with hub(settings, hub_domains={"movement": stub_base}, hub_timeout_ms=1000) as client:
         user = await make_user(client)
         started = time.monotonic()
         body = await aggregate(client, user, bearer(user))
@@ -179,7 +180,7 @@ async def test_a_section_past_the_budget_is_a_timeout(
     assert body["movement"] is None and "movement" not in body["missing"]
     assert body["identity"]["user_id"] == str(user)
     assert body["missing"] == ["social", "media", "nutrition"]
-    assert elapsed < 0.3 + 1.0
+    assert elapsed < 1.0 + 1.0  # the budget, not the stub's 3 s
     assert outcomes("movement", "timeout") == before + 1
 
 
