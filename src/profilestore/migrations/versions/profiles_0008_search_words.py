@@ -15,6 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from profilestore.migrations import search_backfill
+
 revision = "profiles_0008"
 down_revision = "profiles_0007"
 branch_labels = None
@@ -38,7 +40,6 @@ BACKFILL = (
     " ON CONFLICT DO NOTHING",
 )
 """The PostgreSQL backfill (the benchmark runs it again after its bulk load)."""
-BATCH = 1000
 STATISTICS = 1000
 REPLACED = {
     "ix_profiles_search_username": "USING gin (profilestore_fold(username) gin_trgm_ops)",
@@ -82,7 +83,9 @@ def upgrade() -> None:
         for statement in BACKFILL:
             op.execute(statement)
     else:
-        _backfill_in_batches(op.get_bind())
+        search_backfill.fill_in_batches(
+            op.get_bind(), ("user_id", "word", "display_word", "username")
+        )
     op.create_index(
         "ix_profile_search_words_word", "profile_search_words", ["word", "username", "user_id"]
     )
@@ -99,49 +102,6 @@ def upgrade() -> None:
         )
         op.execute("ANALYZE profile_search_words")
         op.execute("ANALYZE search_words")
-
-
-def _backfill_in_batches(bind: sa.engine.Connection) -> None:
-    """SQLite: the words made in Python (the search's own folding), a batch of profiles at a
-    time in user_id order."""
-    from profilestore.domains.profiles.search_words import rows_of
-
-    profiles = sa.table(
-        "profiles",
-        sa.column("user_id", sa.Uuid()),
-        sa.column("username", sa.String()),
-        sa.column("display_name", sa.String()),
-    )
-    owned = sa.table(
-        "profile_search_words",
-        sa.column("user_id", sa.Uuid()),
-        sa.column("word"),
-        sa.column("display_word"),
-        sa.column("username"),
-    )
-    known = sa.table("search_words", sa.column("word"))
-    seen: set[str] = set()
-    after = None
-    while True:
-        statement = sa.select(profiles).order_by(profiles.c.user_id).limit(BATCH)
-        if after is not None:
-            statement = statement.where(profiles.c.user_id > after)
-        rows = bind.execute(statement).all()
-        if not rows:
-            return
-        columns = ("user_id", "word", "display_word", "username")  # this revision's
-        pairs = [
-            {name: pair[name] for name in columns}
-            for row in rows
-            for pair in rows_of(row.user_id, row.username, row.display_name)
-        ]
-        if pairs:
-            bind.execute(owned.insert(), pairs)
-        new = sorted({pair["word"] for pair in pairs} - seen)
-        if new:
-            bind.execute(known.insert(), [{"word": word} for word in new])
-            seen.update(new)
-        after = rows[-1].user_id
 
 
 def downgrade() -> None:

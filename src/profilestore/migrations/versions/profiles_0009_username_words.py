@@ -15,6 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from profilestore.migrations import search_backfill
+
 revision = "profiles_0009"
 down_revision = "profiles_0008"
 branch_labels = None
@@ -39,7 +41,6 @@ BACKFILL = (
 INDEX = "ix_profile_search_words_word"
 COLUMNS = ["word", "username", "user_id", "username_word"]
 """A word's profiles in username order, and whether the word is of their username."""
-BATCH = 1000
 
 
 def upgrade() -> None:
@@ -53,50 +54,12 @@ def upgrade() -> None:
         for statement in BACKFILL:
             op.execute(statement)
     else:
-        _backfill_in_batches(op.get_bind())
+        search_backfill.fill_in_batches(
+            op.get_bind(), ("user_id", "word", "display_word", "username_word", "username")
+        )
     op.create_index(INDEX, "profile_search_words", COLUMNS)
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ANALYZE profile_search_words")
-
-
-def _backfill_in_batches(bind: sa.engine.Connection) -> None:
-    """SQLite: the words made in Python (the search's own folding), a batch of profiles at a
-    time in user_id order."""
-    from profilestore.domains.profiles.search_words import rows_of
-
-    profiles = sa.table(
-        "profiles",
-        sa.column("user_id", sa.Uuid()),
-        sa.column("username", sa.String()),
-        sa.column("display_name", sa.String()),
-    )
-    owned = sa.table(
-        "profile_search_words",
-        *(sa.column(name) for name in ("word", "display_word", "username_word", "username")),
-        sa.column("user_id", sa.Uuid()),
-    )
-    known = sa.table("search_words", sa.column("word"))
-    after = None
-    while True:
-        statement = sa.select(profiles).order_by(profiles.c.user_id).limit(BATCH)
-        if after is not None:
-            statement = statement.where(profiles.c.user_id > after)
-        rows = bind.execute(statement).all()
-        if not rows:
-            return
-        pairs = [
-            pair for row in rows for pair in rows_of(row.user_id, row.username, row.display_name)
-        ]
-        if pairs:
-            bind.execute(owned.insert(), pairs)
-            words = sorted({pair["word"] for pair in pairs})
-            stored = set(
-                bind.execute(sa.select(known.c.word).where(known.c.word.in_(words))).scalars()
-            )
-            new = [{"word": word} for word in words if word not in stored]
-            if new:
-                bind.execute(known.insert(), new)
-        after = rows[-1].user_id
 
 
 def downgrade() -> None:
