@@ -252,8 +252,12 @@ async def test_the_breaker_opens_skips_and_recovers(
 ) -> None:
     stub.mode = "500"
     remotes = {"movement": stub_base}
+    cool_down = 2.0  # longer than four aggregate reads on a loaded CI machine (0.4 was not)
     async with hub(
-        settings, hub_domains=remotes, hub_breaker_failures=2, hub_breaker_cool_down_seconds=0.4
+        settings,
+        hub_domains=remotes,
+        hub_breaker_failures=2,
+        hub_breaker_cool_down_seconds=cool_down,
     ) as client:
         user = await make_user(client)
 
@@ -271,7 +275,7 @@ async def test_the_breaker_opens_skips_and_recovers(
         stub.mode = "ok"
         assert await movement() == down  # still cooling down
         assert len(stub.calls) == 2
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(cool_down + 0.1)
         assert await movement() == ({"from": "stub"}, [])  # the probe closes it
         assert await movement() == ({"from": "stub"}, [])
         assert len(stub.calls) == 4
